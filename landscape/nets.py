@@ -1,0 +1,282 @@
+"""Masked MLPs as pure functions on pytrees, in the paper's notation.
+
+Shapes follow the paper: data ``X`` is ``(d_x, n)`` and targets ``Y`` are
+``(d_y, n)`` -- columns are samples. A network with ``sizes = (d_x, h_1, ...,
+h_{L-1}, d_y)`` has ``L`` layers; layer ``l`` holds ``{"W": (h_l, h_{l-1})}``
+and, when ``bias=True``, ``{"b": (h_l,)}``. Parameters are a tuple of such
+dicts, and masks are a pytree of the same structure holding 0/1 values.
+
+    h_0 = X,   h_l = σ(W_l h_{l-1} + b_l),   f(X) = W_L h_{L-1} + b_L
+
+(no activation on the last layer). Every function here is written for one
+network; batch over trials with ``jax.vmap``.
+
+Example:
+  >>> net = MLP((3, 2, 3), "tanh")
+  >>> params = init(jax.random.key(0), net, masks)
+  >>> loss(net, params, X, Y, masks)          # ½‖f(X) − Y‖_F²
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscape.activations import Activation, activation_name, get_activation
+
+Params = tuple  # tuple of {"W": (out, in)[, "b": (out,)]} dicts
+Masks = tuple  # same structure as Params, 0/1 entries
+
+LOSSES = ("half_sum", "mean")
+"""``"half_sum"``: ½‖f(X) − Y‖_F² (the paper's Eq. 1). ``"mean"``: the mean of
+the squared entries, PyTorch's ``MSELoss()``; it equals ``half_sum · 2/(d_y n)``,
+so the same learning rate takes smaller steps."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MLP:
+    """Static description of a fully connected network (hashable, jit-static).
+
+    Attributes:
+      sizes: ``(d_x, h_1, ..., h_{L-1}, d_y)``; at least two entries.
+      activation: a name from ``landscape.ACTIVATIONS`` or a callable.
+      bias: whether every layer has a (maskable) bias.
+    """
+
+    sizes: tuple
+    activation: Activation = "relu"
+    bias: bool = False
+
+    def __post_init__(self):
+        sizes = tuple(int(s) for s in self.sizes)
+        if len(sizes) < 2 or any(s < 1 for s in sizes):
+            raise ValueError(f"sizes: expected at least two positive widths (d_x, ..., d_y), got {self.sizes}")
+        object.__setattr__(self, "sizes", sizes)
+        get_activation(self.activation)  # raises on an unknown name
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers L."""
+        return len(self.sizes) - 1
+
+    @property
+    def sigma(self):
+        return get_activation(self.activation)
+
+    def to_dict(self) -> dict:
+        return {"sizes": list(self.sizes), "activation": activation_name(self.activation), "bias": self.bias}
+
+
+def shapes(net: MLP) -> tuple:
+    """The params' shape tree: ``({"W": (h_1, d_x)[, "b": (h_1,)]}, ...)``."""
+    out = []
+    for fan_in, fan_out in zip(net.sizes[:-1], net.sizes[1:]):
+        layer = {"W": (fan_out, fan_in)}
+        if net.bias:
+            layer["b"] = (fan_out,)
+        out.append(layer)
+    return tuple(out)
+
+
+def dense_masks(net: MLP, dtype=jnp.float32) -> Masks:
+    """All-ones masks (the dense network)."""
+    return jax.tree.map(lambda s: jnp.ones(s, dtype), shapes(net), is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x))
+
+
+def masks_from_weights(weight_masks: Sequence[Any], bias_masks: Optional[Sequence[Any]] = None) -> Masks:
+    """Builds the masks pytree from a list of ``(out, in)`` 0/1 matrices."""
+    layers = []
+    for l, m in enumerate(weight_masks):
+        layer = {"W": jnp.asarray(m)}
+        if bias_masks is not None:
+            layer["b"] = jnp.asarray(bias_masks[l])
+        layers.append(layer)
+    return tuple(layers)
+
+
+def apply_masks(params: Params, masks: Optional[Masks]) -> Params:
+    """Zeros every masked entry exactly (``where``, so NaN or Inf cannot leak)."""
+    if masks is None:
+        return params
+    return jax.tree.map(lambda p, m: jnp.where(m != 0, p, jnp.zeros_like(p)), params, masks)
+
+
+def init(key: jax.Array, net: MLP, masks: Optional[Masks] = None, *, scale: float = 1.0, dtype=jnp.float32) -> Params:
+    """PyTorch's default initialisation, masked.
+
+    Each weight and bias of layer ``l`` is drawn from ``U(−k, k)``,
+    ``k = 1/√fan_in`` (``nn.Linear``'s default), multiplied by ``scale`` (the
+    paper uses ``scale=10`` for CIFAR-10), and zeroed where ``masks`` is 0.
+
+    Args:
+      key: a PRNG key.
+      net: the network.
+      masks: optional 0/1 masks shaped like the params.
+      scale: factor applied to every initial value.
+      dtype: float dtype of the params.
+
+    Returns:
+      The params pytree.
+    """
+    layers = []
+    keys = jax.random.split(key, net.depth)
+    for k, layer_shapes in zip(keys, shapes(net)):
+        fan_in = layer_shapes["W"][1]
+        bound = scale / np.sqrt(fan_in)
+        kw, kb = jax.random.split(k)
+        layer = {"W": jax.random.uniform(kw, layer_shapes["W"], dtype, -bound, bound)}
+        if net.bias:
+            layer["b"] = jax.random.uniform(kb, layer_shapes["b"], dtype, -bound, bound)
+        layers.append(layer)
+    return apply_masks(tuple(layers), masks)
+
+
+_SMALL_MATMUL = 512  # out·in·n at or below this: broadcast-multiply-sum instead of a dot
+
+
+def _matmul(W: jax.Array, h: jax.Array) -> jax.Array:
+    """``W @ h``. For tiny layers (Table 3's 2×3 weights) a broadcast product
+    and sum fuses with its neighbours into one loop under ``vmap``, where a
+    batch of tiny dots costs a library call each (measured 5-10× faster on CPU,
+    see benchmarks/RESULTS.md)."""
+    if W.shape[0] * W.shape[1] * h.shape[1] <= _SMALL_MATMUL:
+        return jnp.sum(W[:, :, None] * h[None, :, :], axis=1)
+    return W @ h
+
+
+def hidden_outputs(net: MLP, params: Params, X: jax.Array, masks: Optional[Masks] = None) -> list:
+    """All layer outputs ``[h_1, ..., h_{L-1}, f(X)]``; ``h_l`` is ``(h_l, n)``."""
+    sigma = net.sigma
+    params = apply_masks(params, masks)
+    h = X
+    outs = []
+    for l, layer in enumerate(params):
+        z = _matmul(layer["W"], h)
+        if "b" in layer:
+            z = z + layer["b"][:, None]
+        h = z if l == len(params) - 1 else sigma(z)
+        outs.append(h)
+    return outs
+
+
+def apply(net: MLP, params: Params, X: jax.Array, masks: Optional[Masks] = None) -> jax.Array:
+    """The network output ``f(X)``, shape ``(d_y, n)``.
+
+    Args:
+      net: the network.
+      params: params pytree (see module docstring).
+      X: ``(d_x, n)`` data, columns are samples.
+      masks: optional 0/1 masks; masked entries count as exactly zero (their
+        gradient is then exactly zero too).
+    """
+    return hidden_outputs(net, params, X, masks)[-1]
+
+
+def loss_from_output(F: jax.Array, Y: jax.Array, kind: str = "half_sum") -> jax.Array:
+    """``½‖F − Y‖_F²`` (``"half_sum"``) or ``mean((F − Y)²)`` (``"mean"``)."""
+    r = F - Y
+    if kind == "half_sum":
+        return 0.5 * jnp.sum(r * r)
+    if kind == "mean":
+        return jnp.mean(r * r)
+    raise ValueError(f"loss: unknown convention {kind!r}; expected one of {LOSSES}")
+
+
+def loss(net: MLP, params: Params, X: jax.Array, Y: jax.Array, masks: Optional[Masks] = None, kind: str = "half_sum") -> jax.Array:
+    """The training loss (Eq. 1 for ``kind="half_sum"``), a scalar."""
+    return loss_from_output(apply(net, params, X, masks), Y, kind)
+
+
+def num_free(masks: Masks) -> int:
+    """Number of unmasked (trainable) entries."""
+    return int(sum(np.count_nonzero(np.asarray(m)) for m in jax.tree.leaves(masks)))
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _shape_tree_str(tree) -> str:
+    return str(jax.tree.map(lambda a: tuple(np.shape(a)), tree))
+
+
+def check_masks(net: MLP, masks: Masks, *, batched: bool = False) -> Masks:
+    """Checks structure, shapes and 0/1 values; returns the masks as arrays.
+
+    Args:
+      batched: masks carry a leading trial axis (one mask per trial).
+
+    Raises:
+      ValueError: naming ``masks`` and what was expected.
+    """
+    expected = shapes(net)
+    try:
+        leaves_m, tdef_m = jax.tree.flatten(tuple(masks))
+    except TypeError:
+        raise ValueError(f"masks: expected a tuple of dicts like {expected}") from None
+    exp_leaves, tdef_e = jax.tree.flatten(expected, is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x))
+    if tdef_m != tdef_e:
+        raise ValueError(f"masks: expected the structure {expected}, got {_shape_tree_str(tuple(masks))}")
+    out = []
+    for i, (m, shape) in enumerate(zip(leaves_m, exp_leaves)):
+        m = np.asarray(m)
+        got = m.shape[1:] if batched else m.shape
+        if got != tuple(shape):
+            raise ValueError(f"masks: leaf {i} has shape {m.shape}, expected {('n_trials',) if batched else ()}{tuple(shape)} (params shapes {expected})")
+        if not np.all((m == 0) | (m == 1)):
+            bad = np.unique(m[(m != 0) & (m != 1)])[:5]
+            raise ValueError(f"masks: entries must be 0 or 1, leaf {i} holds {bad}")
+        out.append(jnp.asarray(m))
+    masks = jax.tree.unflatten(tdef_m, out)
+    for l, layer in enumerate(masks):
+        w = np.asarray(layer["W"])
+        if not np.any(w.reshape((w.shape[0], -1) if batched else (-1,)), axis=-1).all():
+            raise ValueError(f"masks: layer {l} ('W') is all zeros, so the network output is constant")
+    return masks
+
+
+def check_params(net: MLP, params: Params, *, batched: bool = False) -> Params:
+    """Checks that ``params`` match ``net``'s shapes (and are finite floats)."""
+    expected = shapes(net)
+    leaves, tdef = jax.tree.flatten(tuple(params))
+    exp_leaves, tdef_e = jax.tree.flatten(expected, is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x))
+    if tdef != tdef_e:
+        raise ValueError(f"params: expected the structure {expected}, got {_shape_tree_str(tuple(params))}")
+    for i, (p, shape) in enumerate(zip(leaves, exp_leaves)):
+        got = np.shape(p)[1:] if batched else np.shape(p)
+        if got != tuple(shape):
+            raise ValueError(f"params: leaf {i} has shape {np.shape(p)}, expected {('n_trials',) if batched else ()}{tuple(shape)}")
+        if not np.all(np.isfinite(np.asarray(p))):
+            raise ValueError(f"params: leaf {i} holds NaN or Inf")
+    return params
+
+
+def check_data(net: MLP, X, Y) -> tuple:
+    """Checks ``X`` is ``(d_x, n)``, ``Y`` is ``(d_y, n)``, both finite.
+
+    Raises:
+      ValueError: naming ``X`` or ``Y``; a transposed ``(n, d_x)`` input is
+        recognised and reported as such.
+    """
+    X = jnp.asarray(X)
+    Y = jnp.asarray(Y)
+    d_x, d_y = net.sizes[0], net.sizes[-1]
+    out = {}
+    for name, A, d in (("X", X, d_x), ("Y", Y, d_y)):
+        if A.ndim != 2:
+            raise ValueError(f"{name}: expected a 2D array of shape ({'d_x' if name == 'X' else 'd_y'}={d}, n), got shape {A.shape}")
+        if A.shape[0] != d:
+            hint = " (it looks transposed: the paper's convention is columns = samples)" if A.shape[1] == d else ""
+            raise ValueError(f"{name}: expected shape ({d}, n), got {A.shape}{hint}")
+        if not jnp.issubdtype(A.dtype, jnp.floating):
+            A = A.astype(jnp.float32)
+        if not bool(jnp.all(jnp.isfinite(A))):
+            raise ValueError(f"{name}: holds NaN or Inf")
+        out[name] = A
+    X, Y = out["X"], out["Y"]
+    if X.shape[1] != Y.shape[1]:
+        raise ValueError(f"Y: has {Y.shape[1]} samples (columns) but X has {X.shape[1]}")
+    return X, Y
