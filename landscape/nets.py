@@ -82,9 +82,13 @@ def shapes(net: MLP) -> tuple:
     return tuple(out)
 
 
+def _is_shape(x) -> bool:
+    return isinstance(x, tuple) and all(isinstance(i, int) for i in x)
+
+
 def dense_masks(net: MLP, dtype=jnp.float32) -> Masks:
     """All-ones masks (the dense network)."""
-    return jax.tree.map(lambda s: jnp.ones(s, dtype), shapes(net), is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x))
+    return jax.tree.map(lambda s: np.ones(s, dtype), shapes(net), is_leaf=_is_shape)
 
 
 def masks_from_weights(weight_masks: Sequence[Any], bias_masks: Optional[Sequence[Any]] = None) -> Masks:
@@ -122,15 +126,20 @@ def init(key: jax.Array, net: MLP, masks: Optional[Masks] = None, *, scale: floa
     Returns:
       The params pytree.
     """
-    layers = []
-    keys = jax.random.split(key, net.depth)
-    for k, layer_shapes in zip(keys, shapes(net)):
-        fan_in = layer_shapes["W"][1]
-        bound = scale / np.sqrt(fan_in)
-        kw, kb = jax.random.split(k)
-        layer = {"W": jax.random.uniform(kw, layer_shapes["W"], dtype, -bound, bound)}
-        if net.bias:
-            layer["b"] = jax.random.uniform(kb, layer_shapes["b"], dtype, -bound, bound)
+    # One uniform draw for the whole network (one PRNG call compiles much faster
+    # than one per leaf), then cut into leaves.
+    leaf_shapes = jax.tree.leaves(shapes(net), is_leaf=_is_shape)
+    sizes = [int(np.prod(s)) for s in leaf_shapes]
+    u = jax.random.uniform(key, (sum(sizes),), dtype, -1.0, 1.0)
+    layers, offset = [], 0
+    for layer_shapes in shapes(net):
+        bound = scale / np.sqrt(layer_shapes["W"][1])
+        layer = {}
+        for name in ("W", "b"):
+            if name in layer_shapes:
+                n = int(np.prod(layer_shapes[name]))
+                layer[name] = bound * u[offset:offset + n].reshape(layer_shapes[name])
+                offset += n
         layers.append(layer)
     return apply_masks(tuple(layers), masks)
 
@@ -217,7 +226,7 @@ def check_masks(net: MLP, masks: Masks, *, batched: bool = False) -> Masks:
         leaves_m, tdef_m = jax.tree.flatten(tuple(masks))
     except TypeError:
         raise ValueError(f"masks: expected a tuple of dicts like {expected}") from None
-    exp_leaves, tdef_e = jax.tree.flatten(expected, is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x))
+    exp_leaves, tdef_e = jax.tree.flatten(expected, is_leaf=_is_shape)
     if tdef_m != tdef_e:
         raise ValueError(f"masks: expected the structure {expected}, got {_shape_tree_str(tuple(masks))}")
     out = []
@@ -229,7 +238,7 @@ def check_masks(net: MLP, masks: Masks, *, batched: bool = False) -> Masks:
         if not np.all((m == 0) | (m == 1)):
             bad = np.unique(m[(m != 0) & (m != 1)])[:5]
             raise ValueError(f"masks: entries must be 0 or 1, leaf {i} holds {bad}")
-        out.append(jnp.asarray(m))
+        out.append(m)
     masks = jax.tree.unflatten(tdef_m, out)
     for l, layer in enumerate(masks):
         w = np.asarray(layer["W"])
@@ -242,7 +251,7 @@ def check_params(net: MLP, params: Params, *, batched: bool = False) -> Params:
     """Checks that ``params`` match ``net``'s shapes (and are finite floats)."""
     expected = shapes(net)
     leaves, tdef = jax.tree.flatten(tuple(params))
-    exp_leaves, tdef_e = jax.tree.flatten(expected, is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x))
+    exp_leaves, tdef_e = jax.tree.flatten(expected, is_leaf=_is_shape)
     if tdef != tdef_e:
         raise ValueError(f"params: expected the structure {expected}, got {_shape_tree_str(tuple(params))}")
     for i, (p, shape) in enumerate(zip(leaves, exp_leaves)):
@@ -261,8 +270,8 @@ def check_data(net: MLP, X, Y) -> tuple:
       ValueError: naming ``X`` or ``Y``; a transposed ``(n, d_x)`` input is
         recognised and reported as such.
     """
-    X = jnp.asarray(X)
-    Y = jnp.asarray(Y)
+    X = np.asarray(X)
+    Y = np.asarray(Y)
     d_x, d_y = net.sizes[0], net.sizes[-1]
     out = {}
     for name, A, d in (("X", X, d_x), ("Y", Y, d_y)):
@@ -271,9 +280,9 @@ def check_data(net: MLP, X, Y) -> tuple:
         if A.shape[0] != d:
             hint = " (it looks transposed: the paper's convention is columns = samples)" if A.shape[1] == d else ""
             raise ValueError(f"{name}: expected shape ({d}, n), got {A.shape}{hint}")
-        if not jnp.issubdtype(A.dtype, jnp.floating):
-            A = A.astype(jnp.float32)
-        if not bool(jnp.all(jnp.isfinite(A))):
+        if not np.issubdtype(A.dtype, np.floating):
+            A = A.astype(np.float32)
+        if not np.all(np.isfinite(A)):
             raise ValueError(f"{name}: holds NaN or Inf")
         out[name] = A
     X, Y = out["X"], out["Y"]

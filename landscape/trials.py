@@ -73,6 +73,8 @@ class TrainConfig:
       history_stride: record the loss every this many steps.
       dtype: ``"float32"`` or ``"float64"``.
       init_scale: multiplies PyTorch's default initialisation.
+      history_params: also record the params every ``history_stride`` steps
+        (``TrialsResult.param_history``; for trajectory plots of small nets).
     """
 
     optimizer: str = "sgd"
@@ -86,6 +88,7 @@ class TrainConfig:
     history_stride: int = 100
     dtype: str = "float32"
     init_scale: float = 1.0
+    history_params: bool = False
 
     def __post_init__(self):
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0 and np.isfinite(self.learning_rate)):
@@ -178,6 +181,8 @@ class TrialsResult:
       history_steps: ``(n_history,)`` the step of each history column.
       trial_ids: ``(n_trials,)`` the ids the keys were folded with.
       config: self-description (network, train config, seed, versions, ...).
+      param_history: params pytree with leaves ``(n_trials, n_history, ...)``
+        when ``history_params`` was set, else None.
     """
 
     params: Any
@@ -189,6 +194,7 @@ class TrialsResult:
     history_steps: np.ndarray
     trial_ids: np.ndarray
     config: dict
+    param_history: Any = None
 
     @property
     def n_trials(self) -> int:
@@ -218,9 +224,10 @@ class TrialsResult:
         """Writes one ``.npz``: arrays plus the JSON config under ``__meta__``."""
         arrays = {"loss": self.loss, "grad_norm": self.grad_norm, "steps": self.steps, "status": self.status,
                   "history": self.history, "history_steps": self.history_steps, "trial_ids": self.trial_ids}
-        leaves, _ = jax.tree.flatten(self.params)
-        for i, leaf in enumerate(leaves):
+        for i, leaf in enumerate(jax.tree.leaves(self.params)):
             arrays[f"param_{i}"] = np.asarray(leaf)
+        for i, leaf in enumerate(jax.tree.leaves(self.param_history)):
+            arrays[f"param_history_{i}"] = np.asarray(leaf)
         meta = dict(self.config)
         meta["param_keys"] = [[k for k in layer] for layer in self.params]
         return save_npz(path, arrays, meta)
@@ -228,13 +235,18 @@ class TrialsResult:
     @classmethod
     def load(cls, path: str) -> "TrialsResult":
         arrays, meta = load_npz(path)
-        leaves = [arrays[f"param_{i}"] for i in range(sum(len(k) for k in meta["param_keys"]))]
-        it = iter(leaves)
-        params = tuple({k: next(it) for k in sorted(keys)} for keys in meta["param_keys"])
-        meta.pop("param_keys")
-        return cls(params=params, loss=arrays["loss"], grad_norm=arrays["grad_norm"], steps=arrays["steps"],
+        keys = meta.pop("param_keys")
+
+        def tree(prefix):
+            n = sum(len(k) for k in keys)
+            if f"{prefix}_0" not in arrays:
+                return None
+            it = iter([arrays[f"{prefix}_{i}"] for i in range(n)])
+            return tuple({k: next(it) for k in sorted(layer)} for layer in keys)
+
+        return cls(params=tree("param"), loss=arrays["loss"], grad_norm=arrays["grad_norm"], steps=arrays["steps"],
                    status=arrays["status"], history=arrays["history"], history_steps=arrays["history_steps"],
-                   trial_ids=arrays["trial_ids"], config=meta)
+                   trial_ids=arrays["trial_ids"], config=meta, param_history=tree("param_history"))
 
 
 def versions() -> dict:
@@ -292,12 +304,16 @@ def _global_norm(tree):
     return jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(tree)))
 
 
-def _init_state(net: MLP, cfg: TrainConfig, opt, key, masks, X, Y, params0=None):
+def _fresh_state(net: MLP, cfg: TrainConfig, opt, key, masks, params0=None):
     dtype = jnp.dtype(cfg.dtype)
-    params = nets.init(key, net, masks, scale=cfg.init_scale, dtype=dtype) if params0 is None else nets.apply_masks(params0, masks)
-    loss, grads = _loss_and_grad(net, cfg.loss)(params, X, Y, masks)
+    if params0 is None:
+        params = nets.init(key, net, masks, scale=cfg.init_scale, dtype=dtype)
+    else:
+        params = nets.apply_masks(params0, masks)
+    inf = jnp.asarray(jnp.inf, dtype)
+    # loss and grad_norm are filled in by the first step.
     return {"params": params, "opt_state": opt.init(params), "status": jnp.int32(RUNNING), "steps": jnp.int32(0),
-            "loss": loss, "grad_norm": _global_norm(grads)}
+            "loss": inf, "grad_norm": inf}
 
 
 def _make_step(net: MLP, cfg: TrainConfig, opt):
@@ -326,11 +342,29 @@ def _make_step(net: MLP, cfg: TrainConfig, opt):
     return step
 
 
+def default_micro_batch(net: MLP) -> int:
+    """Trials vmapped together inside a compiled chunk (the rest loop via ``lax.map``).
+
+    On accelerators: all of them (0). On CPU a wide vmap of tiny nets fell off a
+    5x cliff above ~200 trials and a vmap of big nets turns matmuls into slow
+    batched ones (see benchmarks/RESULTS.md), so: ``clip(2**16 // n_params, 1, 128)``.
+    """
+    if jax.default_backend() != "cpu":
+        return 0
+    n_params = sum(int(np.prod(s)) for s in jax.tree.leaves(nets.shapes(net), is_leaf=nets._is_shape))
+    return int(np.clip(2**16 // n_params, 1, 128))
+
+
 @functools.lru_cache(maxsize=64)
-def _compiled(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, sharding):
-    """jit-compiled (init, chunk, finish) for one static setting, cached across calls."""
+def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, micro: int):
+    """jit-compiled ``(init, chunk)`` for one static setting, cached across calls.
+
+    ``chunk`` runs ``cfg.chunk_steps`` steps of every trial: ``shard_map`` over
+    the devices' trials, ``lax.map`` over micro-batches of ``micro`` trials,
+    ``vmap`` inside a micro-batch, ``scan`` over steps.
+    """
     step = _make_step(net, cfg, opt)
-    mask_axis = 0 if batched_masks else None
+    loss_and_grad = _loss_and_grad(net, cfg.loss)
     stride, n_outer = cfg.history_stride, cfg.chunk_steps // cfg.history_stride
 
     def chunk_one(state, X, Y, masks):
@@ -339,39 +373,57 @@ def _compiled(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, sharding):
 
         def outer(s, _):
             s = step(s, X, Y, masks)
-            rec = s["loss"]  # L(θ_t) at this stride's first step t (before its update)
+            # L(θ_t) at this stride's first step t (before its update), and θ_t.
+            rec = (s["loss"], s["params"]) if cfg.history_params else s["loss"]
             if stride > 1:
                 s, _ = jax.lax.scan(inner, s, None, length=stride - 1)
             return s, rec
 
-        return jax.lax.scan(outer, state, None, length=n_outer)
+        state, rec = jax.lax.scan(outer, state, None, length=n_outer)
+        # Refresh loss and gradient norm at the params the chunk ends on.
+        loss, grads = loss_and_grad(state["params"], X, Y, masks)
+        running = state["status"] == RUNNING
+        bad = running & (~jnp.isfinite(loss) | (loss > cfg.diverge_loss))
+        state = dict(state, status=jnp.where(bad, DIVERGED, state["status"]),
+                     loss=jnp.where(running, loss, state["loss"]),
+                     grad_norm=jnp.where(running, _global_norm(grads), state["grad_norm"]))
+        return state, rec
 
-    def finish_one(state, X, Y, masks):
-        # Loss and gradient norm at the final params (the carry holds the values
-        # from before the last update).
-        loss, grads = _loss_and_grad(net, cfg.loss)(state["params"], X, Y, masks)
-        status = jnp.where((state["status"] == RUNNING) & (~jnp.isfinite(loss) | (loss > cfg.diverge_loss)), DIVERGED, state["status"])
-        status = jnp.where(status == RUNNING, MAX_STEPS, status)
-        frozen = state["status"] != RUNNING
-        return dict(state, status=status, loss=jnp.where(frozen, state["loss"], loss),
-                    grad_norm=jnp.where(frozen, state["grad_norm"], _global_norm(grads)))
+    def local_chunk(state, X, Y, masks):
+        if batched_masks:
+            return jax.lax.map(lambda sm: chunk_one(sm[0], X, Y, sm[1]), (state, masks), batch_size=micro or None)
+        return jax.lax.map(lambda s: chunk_one(s, X, Y, masks), state, batch_size=micro or None)
 
-    def init_one(key, X, Y, masks, params0):
-        return _init_state(net, cfg, opt, key, masks, X, Y, params0)
+    mask_spec = P("trials") if batched_masks else P()
+    if mesh is not None:
+        chunk = jax.shard_map(local_chunk, mesh=mesh, in_specs=(P("trials"), P(), P(), mask_spec), out_specs=P("trials"))
+    else:
+        chunk = local_chunk
+    chunk = jax.jit(chunk, donate_argnums=(0,))
 
-    out = {"out_shardings": sharding} if sharding is not None else {}
-    vm = lambda f: jax.vmap(f, in_axes=(0, None, None, mask_axis))  # noqa: E731
-    chunk = jax.jit(vm(chunk_one), donate_argnums=(0,), **({"out_shardings": (sharding, sharding)} if sharding is not None else {}))
-    finish = jax.jit(vm(finish_one), **out)
-    init = jax.jit(jax.vmap(init_one, in_axes=(0, None, None, mask_axis, 0)), **out)
-    init_noparams = jax.jit(jax.vmap(lambda k, X, Y, m: init_one(k, X, Y, m, None), in_axes=(0, None, None, mask_axis)), **out)
-    return init, init_noparams, chunk, finish
+    return _init_program(net.sizes, net.bias, cfg.dtype, cfg.init_scale, opt, batched_masks, mesh), chunk
+
+
+@functools.lru_cache(maxsize=64)
+def _init_program(sizes, bias, dtype, init_scale, opt, batched_masks, mesh):
+    """The jit-compiled initial state; independent of the activation, so one
+    compilation serves every activation of an experiment."""
+    net = MLP(sizes, "linear", bias)
+    cfg = TrainConfig(dtype=dtype, init_scale=init_scale)
+
+    def init(seed, ids, masks, params0):
+        keys = jax.vmap(lambda i: trial_key(seed, i))(ids)
+        one = lambda key, m, p0: _fresh_state(net, cfg, opt, key, m, p0)  # noqa: E731
+        return jax.vmap(one, in_axes=(0, 0 if batched_masks else None, None if params0 is None else 0))(keys, masks, params0)
+
+    out = {"out_shardings": NamedSharding(mesh, P("trials"))} if mesh is not None else {}
+    return jax.jit(init, **out)
 
 
 # ----------------------------------------------------------------------------- driver
 
 
-def _trials_sharding(n_devices: Optional[int]):
+def _trials_mesh(n_devices: Optional[int]):
     devices = jax.local_devices()
     if n_devices is not None:
         if not 1 <= n_devices <= len(devices):
@@ -379,8 +431,7 @@ def _trials_sharding(n_devices: Optional[int]):
         devices = devices[:n_devices]
     if len(devices) == 1:
         return None, 1
-    mesh = jax.sharding.Mesh(np.array(devices), ("trials",))
-    return NamedSharding(mesh, P("trials")), len(devices)
+    return jax.sharding.Mesh(np.array(devices), ("trials",)), len(devices)
 
 
 def train(
@@ -396,6 +447,7 @@ def train(
     params0=None,
     trial_ids=None,
     trial_batch: Optional[int] = None,
+    micro_batch: Optional[int] = None,
     n_devices: Optional[int] = None,
     progress: Optional[Callable[[dict], None]] = None,
     checkpoint: Optional[str] = None,
@@ -419,27 +471,33 @@ def train(
       params0: optional starting params with a leading trial axis (the keys are
         then unused).
       trial_ids: ``(n_trials,)`` ids, default ``arange(n_trials)``.
-      trial_batch: trials per compiled batch (bounded memory); default all, at
-        most 2**17. Rounded up to a multiple of the device count.
-      n_devices: use the first this many local devices (default all).
-      progress: called after every chunk with a dict (``steps_done``,
-        ``max_steps``, ``trials_done``, ``n_trials``, ``n_stopped``).
+      trial_batch: trials per compiled call (bounds memory); default all, at
+        most 2**17. Rounded up to a multiple of the device count; the last batch
+        is padded so that one compiled program serves every batch.
+      micro_batch: trials vmapped together inside the program (the rest are
+        looped over with ``lax.map``); 0 = all. Default: ``default_micro_batch``.
+      n_devices: shard over the first this many local devices (default all).
+      progress: called after every chunk of steps with a dict (``steps_done``,
+        ``max_steps``, ``trials_done``, ``batch_trials``, ``n_trials``,
+        ``n_stopped``).
       checkpoint: a ``.npz`` path. Finished trial batches and the state of the
-        current one are written there after every chunk of steps; calling
-        ``train`` again with the same arguments resumes from it.
+        current one are written there after every chunk of steps (atomically);
+        calling ``train`` again with the same arguments resumes from it.
 
     Returns:
-      A ``TrialsResult``.
+      A ``TrialsResult``; results do not depend on ``trial_batch``,
+      ``micro_batch``, ``n_devices`` or ``checkpoint``.
     """
     if config is None:
         config = TrainConfig(**config_kwargs)
     elif config_kwargs:
         config = dataclasses.replace(config, **config_kwargs)
-    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
         raise ValueError(f"n_trials: expected an integer >= 1, got {n_trials!r}")
+    n_trials = int(n_trials)
     if config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
         raise ValueError("dtype: 'float64' needs jax.config.update('jax_enable_x64', True) before any JAX work")
-    dtype = jnp.dtype(config.dtype)
+    dtype = np.dtype(config.dtype)
     X, Y = nets.check_data(net, X, Y)
     X, Y = X.astype(dtype), Y.astype(dtype)
     batched_masks = False
@@ -451,12 +509,12 @@ def train(
         masks = nets.check_masks(net, masks, batched=batched_masks)
         if batched_masks and first.shape[0] != n_trials:
             raise ValueError(f"masks: a per-trial mask needs a leading axis of n_trials={n_trials}, got {first.shape[0]}")
-        masks = jax.tree.map(lambda m: m.astype(dtype), masks)
+        masks = jax.tree.map(lambda m: np.asarray(m, dtype), masks)
     if params0 is not None:
         params0 = nets.check_params(net, params0, batched=True)
-        if jax.tree.leaves(params0)[0].shape[0] != n_trials:
+        if np.shape(jax.tree.leaves(params0)[0])[0] != n_trials:
             raise ValueError(f"params0: expected a leading axis of n_trials={n_trials}")
-        params0 = jax.tree.map(lambda p: jnp.asarray(p, dtype), params0)
+        params0 = jax.tree.map(lambda p: np.asarray(p, dtype), params0)
     trial_ids = np.arange(n_trials, dtype=np.int64) if trial_ids is None else np.asarray(trial_ids, dtype=np.int64)
     if trial_ids.shape != (n_trials,):
         raise ValueError(f"trial_ids: expected shape ({n_trials},), got {trial_ids.shape}")
@@ -467,51 +525,55 @@ def train(
     else:
         opt, opt_desc = optimizer, {"name": "custom", "repr": repr(optimizer)[:200]}
 
-    sharding, n_dev = _trials_sharding(n_devices)
+    mesh, n_dev = _trials_mesh(n_devices)
     batch = min(n_trials, 2**17) if trial_batch is None else int(trial_batch)
     if batch < 1:
         raise ValueError(f"trial_batch: expected >= 1, got {trial_batch}")
     batch = -(-batch // n_dev) * n_dev
-    init, init_noparams, chunk, finish = _compiled(net, config, opt, batched_masks, sharding)
+    micro = default_micro_batch(net) if micro_batch is None else int(micro_batch)
+    micro = min(micro, batch // n_dev)
+    init, chunk = _programs(net, config, opt, batched_masks, mesh, micro)
 
     meta = {"net": net.to_dict(), "train": config.to_dict(), "optimizer": opt_desc, "seed": int(seed),
-            "n_trials": int(n_trials), "masks_per_trial": batched_masks, "n_devices": n_dev, "trial_batch": batch,
+            "n_trials": n_trials, "masks_per_trial": batched_masks, "n_devices": n_dev, "trial_batch": batch,
+            "micro_batch": micro,
             "stopping_rule": f"converged when ||grad L||_2 <= {config.gtol}; diverged when loss is not finite or > {config.diverge_loss}"}
     fingerprint = _fingerprint(meta, X, Y, masks, params0, trial_ids)
     done, resume = _load_checkpoint(checkpoint, fingerprint)
-    done_tdef = jax.tree.structure({"params": nets.shapes(net), "loss": 0, "grad_norm": 0, "steps": 0, "status": 0, "history": 0},
-                                   is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x))
-    done = [jax.tree.unflatten(done_tdef, leaves) for leaves in done]
 
-    def put(a):
-        return jax.device_put(a, sharding) if sharding is not None else a
+    sharding = NamedSharding(mesh, P("trials")) if mesh is not None else None
+    put = (lambda a: jax.device_put(a, sharding)) if sharding is not None else jnp.asarray  # noqa: E731
+    replicated = (lambda a: jax.device_put(a, NamedSharding(mesh, P()))) if mesh is not None else jnp.asarray  # noqa: E731
+    Xd, Yd = replicated(X), replicated(Y)
+    shared_masks = None if batched_masks else jax.tree.map(replicated, masks)
 
     n_batches = -(-n_trials // batch)
     for b in range(len(done), n_batches):
         lo, hi = b * batch, min((b + 1) * batch, n_trials)
-        idx = np.arange(lo, lo + batch)
+        rows = np.minimum(np.arange(lo, lo + batch), n_trials - 1)  # padding repeats the last trial's data
         ids = np.concatenate([trial_ids[lo:hi], trial_ids[-1] + 1 + np.arange(batch - (hi - lo))])  # padding trials
-        take = lambda a: jnp.asarray(np.asarray(a)[np.minimum(idx, n_trials - 1)])  # noqa: E731
-        bmasks = jax.tree.map(lambda m: put(take(m)), masks) if batched_masks else masks
-        hist = np.zeros((batch, config.n_history), dtype=np.float64)
+        bmasks = jax.tree.map(lambda m: put(m[rows]), masks) if batched_masks else shared_masks
+        p0 = None if params0 is None else jax.tree.map(lambda p: put(p[rows]), params0)
+        state = init(jnp.asarray(seed, jnp.uint32), put(ids.astype(np.uint32)), bmasks, p0)
+        hist = np.zeros((batch, config.n_history), dtype=dtype)
+        phist = None
+        steps_done = 0
         if resume is not None:
-            tdef = jax.tree.structure(jax.eval_shape(init_noparams, put(jax.vmap(lambda i: trial_key(seed, i))(jnp.asarray(ids))), X, Y, bmasks))
-            state = jax.tree.map(lambda a: put(jnp.asarray(a)), jax.tree.unflatten(tdef, resume["state"]))
+            state = jax.tree.unflatten(jax.tree.structure(state), [put(np.asarray(a)) for a in resume["state"]])
             hist, steps_done = resume["hist"], int(resume["steps_done"])
+            if resume["phist_leaves"]:
+                phist = jax.tree.unflatten(jax.tree.structure(state["params"]), resume["phist_leaves"])
             resume = None
-        else:
-            keys = put(jax.vmap(lambda i: trial_key(seed, i))(jnp.asarray(ids)))
-            if params0 is None:
-                state = init_noparams(keys, X, Y, bmasks)
-            else:
-                state = init(keys, X, Y, bmasks, jax.tree.map(lambda p: put(take(p)), params0))
-            steps_done = 0
         while steps_done < config.max_steps:
-            state, rec = chunk(state, X, Y, bmasks)
+            state, rec = chunk(state, Xd, Yd, bmasks)
             col = steps_done // config.history_stride
-            rec = np.asarray(rec)  # (batch, n_outer)
-            n_take = min(rec.shape[1], config.n_history - col)
-            hist[:, col:col + n_take] = rec[:, :n_take]
+            n_take = min(config.chunk_steps // config.history_stride, config.n_history - col)
+            rec_loss = rec[0] if config.history_params else rec
+            hist[:, col:col + n_take] = np.asarray(rec_loss)[:, :n_take]
+            if config.history_params:
+                if phist is None:
+                    phist = jax.tree.map(lambda a: np.zeros((batch, config.n_history) + a.shape[2:], dtype), rec[1])
+                jax.tree.map(lambda h, r: h.__setitem__((slice(None), slice(col, col + n_take)), np.asarray(r)[:, :n_take]), phist, rec[1])
             steps_done += config.chunk_steps
             status = np.asarray(state["status"])
             n_stopped = int(np.sum(status[: hi - lo] != RUNNING))
@@ -519,25 +581,34 @@ def train(
                 progress({"steps_done": min(steps_done, config.max_steps), "max_steps": config.max_steps, "trials_done": lo,
                           "batch_trials": hi - lo, "n_trials": n_trials, "n_stopped": n_stopped})
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, fingerprint, done, state, hist, steps_done)
+                _save_checkpoint(checkpoint, fingerprint, done, state, hist, steps_done, phist)
             if n_stopped == hi - lo:
                 break
-        state = finish(state, X, Y, bmasks)
-        last = steps_done // config.history_stride
-        if last < config.n_history:  # every trial stopped early: it repeats its last loss
+        last = -(-steps_done // config.history_stride)
+        out = {k: np.asarray(state[k])[: hi - lo] for k in ("loss", "grad_norm", "steps", "status")}
+        out["status"] = np.where(out["status"] == RUNNING, MAX_STEPS, out["status"])
+        for i, leaf in enumerate(jax.tree.leaves(state["params"])):
+            out[f"param_{i}"] = np.asarray(leaf)[: hi - lo]
+        if last < config.n_history:  # every trial stopped early: it repeats its last value
             hist[:, last:] = np.asarray(state["loss"])[:, None]
-        out = jax.tree.map(lambda a: np.asarray(a)[: hi - lo], {k: state[k] for k in ("params", "loss", "grad_norm", "steps", "status")})
+            if phist is not None:
+                jax.tree.map(lambda h, p: h.__setitem__((slice(None), slice(last, None)), np.asarray(p)[:, None]), phist, state["params"])
         out["history"] = hist[: hi - lo]
+        for i, leaf in enumerate(jax.tree.leaves(phist)):
+            out[f"phist_{i}"] = leaf[: hi - lo]
         done.append(out)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, fingerprint, done, None, None, 0)
+            _save_checkpoint(checkpoint, fingerprint, done, None, None, 0, None)
 
-    cat = lambda *xs: np.concatenate(xs, axis=0)  # noqa: E731
-    merged = jax.tree.map(cat, *done) if len(done) > 1 else done[0]
-    return TrialsResult(params=tuple(merged["params"]), loss=merged["loss"], grad_norm=merged["grad_norm"],
+    merged = {k: np.concatenate([d[k] for d in done], axis=0) for k in done[0]}
+    ptree = jax.tree.structure(nets.shapes(net), is_leaf=nets._is_shape)
+    n_leaves = ptree.num_leaves
+    params = jax.tree.unflatten(ptree, [merged[f"param_{i}"] for i in range(n_leaves)])
+    phist = jax.tree.unflatten(ptree, [merged[f"phist_{i}"] for i in range(n_leaves)]) if "phist_0" in merged else None
+    return TrialsResult(params=params, loss=merged["loss"], grad_norm=merged["grad_norm"],
                         steps=merged["steps"], status=merged["status"].astype(np.int8), history=merged["history"],
                         history_steps=np.arange(config.n_history) * config.history_stride, trial_ids=trial_ids,
-                        config=meta)
+                        config=meta, param_history=phist)
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -553,15 +624,17 @@ def _fingerprint(meta, X, Y, masks, params0, trial_ids) -> str:
     return h.hexdigest()
 
 
-def _save_checkpoint(path, fingerprint, done, state, hist, steps_done):
+def _save_checkpoint(path, fingerprint, done, state, hist, steps_done, phist):
     arrays = {}
     for i, d in enumerate(done):
-        for j, leaf in enumerate(jax.tree.leaves(d)):
-            arrays[f"done{i}_{j}"] = np.asarray(leaf)
+        for k, v in d.items():
+            arrays[f"done{i}__{k}"] = v
     if state is not None:
         for j, leaf in enumerate(jax.tree.leaves(state)):
             arrays[f"state_{j}"] = np.asarray(leaf)
         arrays["hist"] = hist
+        for j, leaf in enumerate(jax.tree.leaves(phist)):
+            arrays[f"phist_{j}"] = leaf
     save_npz(path, arrays, {"fingerprint": fingerprint, "n_done": len(done), "steps_done": steps_done,
                             "has_state": state is not None})
 
@@ -576,11 +649,12 @@ def _load_checkpoint(path, fingerprint):
         return [], None
     done = []
     for i in range(meta["n_done"]):
-        n = len([k for k in arrays if k.startswith(f"done{i}_")])
-        leaves = [arrays[f"done{i}_{j}"] for j in range(n)]
-        done.append(leaves)
+        prefix = f"done{i}__"
+        done.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
     resume = None
     if meta["has_state"]:
         n = len([k for k in arrays if k.startswith("state_")])
         resume = {"state": [arrays[f"state_{j}"] for j in range(n)], "hist": arrays["hist"], "steps_done": meta["steps_done"]}
+        n = len([k for k in arrays if k.startswith("phist_")])
+        resume["phist_leaves"] = [arrays[f"phist_{j}"] for j in range(n)]
     return done, resume
