@@ -1,0 +1,56 @@
+"""``landscape <experiment> ...``: the command line. It only calls the Python API.
+
+Each experiment module in ``landscape.experiments`` that is listed in
+``COMMANDS`` provides ``add_arguments(parser)`` and ``main(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+COMMANDS = {
+    "table3": "landscape.experiments.table3",
+}
+"""Sub-command name -> module (imported only when that command runs)."""
+
+
+def enable_compilation_cache() -> None:
+    """Persists compiled XLA programs across runs (``$LANDSCAPE_CACHE`` or
+    ``~/.cache/landscape/jax``); set ``LANDSCAPE_CACHE=off`` to disable."""
+    path = os.environ.get("LANDSCAPE_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "landscape", "jax"))
+    if path.lower() == "off":
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="landscape", description="Loss landscapes of sparse neural networks (JAX).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=(mod.__doc__ or "").strip().splitlines()[0], description=mod.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "x64", False) or getattr(args, "dtype", None) == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    enable_compilation_cache()
+    return int(args._module.main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
