@@ -89,10 +89,12 @@ def params_from_w(w) -> tuple:
     return ({"W": W1}, {"W": W2})
 
 
-def w_from_params(params) -> np.ndarray:
-    """The paper's ``(w1, ..., w8)`` from params (a leading trial axis is kept)."""
+def w_from_params(params):
+    """The paper's ``(w1, ..., w8)`` from params (a leading trial axis is kept;
+    NumPy in, NumPy out)."""
     W1, W2 = params[0]["W"], params[1]["W"]
-    return jnp.stack([W2[..., 0, 0], W2[..., 1, 0], W2[..., 1, 1], W2[..., 2, 1],
+    xp = np if isinstance(W1, np.ndarray) else jnp
+    return xp.stack([W2[..., 0, 0], W2[..., 1, 0], W2[..., 1, 1], W2[..., 2, 1],
                       W1[..., 0, 0], W1[..., 0, 1], W1[..., 1, 1], W1[..., 1, 2]], axis=-1)
 
 
