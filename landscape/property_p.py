@@ -32,6 +32,7 @@ from landscape import nets, paths
 from landscape.activations import activation_name, get_activation
 from landscape.masks import pattern_decomposition
 from landscape.nets import MLP
+from landscape.theory import assumption1, assumption2_orders
 
 RANK_RTOL = 1e-10
 """Relative singular-value threshold for numerical rank (float64 data)."""
@@ -333,81 +334,6 @@ def _case2(net, params, W, U, M, X, Y, masks, *, max_rounds, tol):
 
 
 # ----------------------------------------------------------------------------- Theorem 4
-
-ANALYTIC_ORDERS = {
-    # Orders k with σ^(k)(0) != 0 (all k of the stated form), for the named analytic activations.
-    "tanh": "odd",             # tanh is odd, Taylor coefficients 2^{2m}(2^{2m}−1)B_{2m}/(2m)! != 0
-    "shifted_sigmoid": "odd",  # ½ tanh(z/2)
-    "sigmoid": "odd",          # ½ + ½ tanh(z/2): also k = 0
-    "softplus": "even",        # log 2 + z/2 + (even part); k = 1 too
-}
-NOT_ANALYTIC = ("relu", "leaky_relu", "elu")
-
-
-def assumption2_orders(activation, n: int, *, max_order: Optional[int] = None) -> tuple:
-    """Assumption 2: ``n`` orders ``l_1 < ... < l_n`` in arithmetic progression with ``σ^(l_i)(0) != 0``.
-
-    Exact for the named analytic activations (``ANALYTIC_ORDERS``) and for
-    ``polynomial(...)`` (the non-zero coefficients); ``linear``, ``quadratic``
-    and ``cubic`` are polynomials.
-
-    Returns:
-      The orders ``(l_1, ..., l_n)``.
-
-    Raises:
-      ValueError: σ is not real analytic (ReLU, LeakyReLU, ELU), has too few
-        non-zero derivatives at 0 (a polynomial of degree < n − 1 ...), or is a
-        callable whose derivatives this cannot know.
-    """
-    name = activation_name(activation)
-    poly = {"linear": (0.0, 1.0), "quadratic": (0.0, 0.0, 1.0), "cubic": (0.0, 0.0, 0.0, 1.0)}.get(name)
-    if poly is None and callable(activation) and hasattr(activation, "coefficients"):
-        poly = activation.coefficients
-    if name in NOT_ANALYTIC:
-        raise ValueError(f"activation: Assumption 2 needs a real-analytic σ; {name!r} is not analytic at 0")
-    if poly is not None:
-        nz = [k for k, a in enumerate(poly) if a != 0]
-        for step in range(1, len(poly) + 1):
-            for start in nz:
-                seq = tuple(start + i * step for i in range(n))
-                if all(k in nz for k in seq):
-                    return seq
-        raise ValueError(f"activation: Assumption 2 fails for {name!r}: its non-zero derivatives at 0 are of orders "
-                         f"{nz}, which hold no arithmetic sequence of n={n} orders (dim* is finite: use p_i >= dim*, Theorem 3)")
-    if name in ANALYTIC_ORDERS:
-        kind = ANALYTIC_ORDERS[name]
-        return tuple(range(1, 2 * n, 2)) if kind == "odd" else tuple(range(0, 2 * n, 2))
-    raise ValueError(f"activation: cannot check Assumption 2 for {name!r}; pass assume_analytic=True if σ is real "
-                     f"analytic with n={n} non-zero derivatives at 0 in arithmetic progression")
-
-
-def assumption1(X, mask=None, *, rtol: float = 0.0) -> None:
-    """Assumption 1. Raises ValueError naming the part that fails.
-
-    1) every entry of ``X`` is non-zero and, in each row (feature), the ``n``
-       absolute values are distinct (compared with relative tolerance ``rtol``);
-    2) no row of the first-layer ``mask`` is all zero.
-    """
-    X = np.asarray(X, np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X: expected (d_x, n), got shape {X.shape}")
-    A = np.abs(X)
-    scale = np.max(A) if A.size else 1.0
-    if np.any(A <= rtol * scale):
-        k, i = np.argwhere(A <= rtol * scale)[0]
-        raise ValueError(f"X: Assumption 1 part 1 fails: entry ({k}, {i}) is zero")
-    S = np.sort(A, axis=1)
-    gaps = np.diff(S, axis=1)
-    if np.any(gaps <= rtol * scale):
-        k = int(np.argwhere(gaps <= rtol * scale)[0][0])
-        raise ValueError(f"X: Assumption 1 part 1 fails: feature {k} has two samples with equal |x_ik|")
-    if mask is not None:
-        m = np.asarray(mask)
-        empty = np.flatnonzero(~m.any(axis=1))
-        if empty.size:
-            raise ValueError(f"masks: Assumption 1 part 2 fails: hidden units {empty.tolist()} have all first-layer "
-                             "weights pruned (remove them first: effective network)")
-
 
 def theorem4_path(net: MLP, params, X, Y, masks=None, *, key=None, assume_analytic: bool = False,
                   rtol: float = 1e-8, max_draws: int = 20) -> paths.Path:
