@@ -122,16 +122,15 @@ def _losses_at(net, loss_kind, batch_size, points, X, Y, masks, s):
 def default_batch_size(path: Path) -> int:
     """Points per vmapped batch inside ``lax.map``.
 
-    On CPU, large nets run fastest one point at a time (a batched matmul per
-    point is slower than a plain one; see benchmarks/RESULTS_paths.md), tiny
-    nets fastest in big vmapped batches. On accelerators the batch fills the
-    device.
+    On CPU, small vmapped batches (8) were fastest for a width-400 net (1 and
+    64 were 1.7x and 3.4x slower; see benchmarks/RESULTS_paths.md) and tiny
+    nets gain from bigger batches; on accelerators the batch fills the device.
     """
     n_params = sum(int(np.prod(p.shape[1:])) for p in jax.tree.leaves(path.points))
     n = int(path.X.shape[1])
     work = n_params * n
     if jax.default_backend() == "cpu":
-        return int(max(1, min(256, 2**17 // max(work, 1))))
+        return int(max(8, min(256, 2**20 // max(work, 1))))
     return int(max(1, min(1024, 2**26 // max(work, 1))))
 
 
