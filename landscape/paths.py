@@ -122,15 +122,17 @@ def _losses_at(net, loss_kind, batch_size, points, X, Y, masks, s):
 def default_batch_size(path: Path) -> int:
     """Points per vmapped batch inside ``lax.map``.
 
-    On CPU, small vmapped batches (8) were fastest for a width-400 net (1 and
-    64 were 1.7x and 3.4x slower; see benchmarks/RESULTS_paths.md) and tiny
-    nets gain from bigger batches; on accelerators the batch fills the device.
+    On CPU, for a width-400 net, batch 64 was 2-5x slower than 1 or 8, and
+    1 vs 8 swapped order between two runs on a shared machine (see
+    benchmarks/RESULTS_paths.md); one point at a time also matches the
+    design notes, so large nets get 1, tiny nets bigger vmapped batches.
+    On accelerators the batch fills the device.
     """
     n_params = sum(int(np.prod(p.shape[1:])) for p in jax.tree.leaves(path.points))
     n = int(path.X.shape[1])
     work = n_params * n
     if jax.default_backend() == "cpu":
-        return int(max(8, min(256, 2**20 // max(work, 1))))
+        return int(max(1, min(256, 2**20 // max(work, 1))))
     return int(max(1, min(1024, 2**26 // max(work, 1))))
 
 
