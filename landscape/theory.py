@@ -17,6 +17,10 @@ stronger ``y3 > 4 y4``). Table 3 uses ``(y1, y2, y3, y4) = (1, 2, 6, 2)``.
 * the global minimum of the loss (``theorem6_global_min``).
 
 σ is inverted numerically (bisection in float64) where it has no closed form.
+
+Section 4 utilities: ``assumption1``, ``assumption2_orders``, ``dim_star`` /
+``monomial_count`` (upper intrinsic dimension) and ``rank_check`` (Theorem 4);
+``certify_valley`` -> ``ValleyCertificate`` certifies the Theorem 6 valley.
 """
 
 from __future__ import annotations
