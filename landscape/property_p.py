@@ -10,6 +10,8 @@ segments are straight lines:
 * ``lemma2_path``: the segment to the minimiser over ``U`` (a convex piece);
 * ``theorem1_path``: SD *linear* nets, case 1 ``p_i ≥ d_i``, case 2
   ``Z_i Z_jᵀ = 0``, case 3 ``d_y = 1`` (Appendix B.1);
+* ``theorem2_path``: deep linear nets (Appendix B.2), case 1 only the first
+  layer sparse with ``p_i ≥ d_i``, case 2 ``d_y = 1`` with all layers sparse;
 * ``theorem4_path``: SD nets with real-analytic σ (Assumptions 1, 2), ``p ≥ n``
   (Appendix C.2): loss-invariant moves until ``σ(W̃X)`` has rank ``n``, then
   the convex segment in ``U`` to zero loss.
@@ -391,16 +393,277 @@ def theorem4_path(net: MLP, params, X, Y, masks=None, *, key=None, assume_analyt
     return b.path(net, params, X64, Y64, masks, 0.0, "Theorem 4")
 
 
+# ----------------------------------------------------------------------------- Theorem 2 (deep linear)
+
+
+class _ChainBuilder:
+    """Collects breakpoints of a deep net given as a list of weight matrices."""
+
+    def __init__(self, Ms):
+        self.points, self.labels = [[M.copy() for M in Ms]], []
+
+    def add(self, Ms, label):
+        if all(np.array_equal(a, b) for a, b in zip(Ms, self.points[-1])):
+            return
+        self.points.append([M.copy() for M in Ms])
+        self.labels.append(label)
+
+    def path(self, net, like, X, Y, masks, infimum, theorem):
+        dtype = like[0]["W"].dtype
+        pts = [tuple({"W": jnp.asarray(M, dtype)} for M in Ms) for Ms in self.points]
+        labels = list(self.labels)
+        if len(pts) == 1:
+            pts.append(pts[0])
+            labels.append("already at the minimiser")
+        return paths.from_points(net, pts, labels, jnp.asarray(X, dtype), jnp.asarray(Y, dtype), masks,
+                                 infimum=infimum, theorem=theorem)
+
+
+def _deep_parts(theorem: str, net: MLP, params, X, Y, masks):
+    """Checks a deep linear net without bias; returns float64 ``(Ms, Ks, X, Y)`` (weights and masks)."""
+    _check_linear(theorem, net)
+    if net.depth < 2:
+        raise ValueError(f"net: {theorem} needs at least one hidden layer, got depth {net.depth}")
+    if net.bias:
+        raise ValueError(f"net: {theorem} is stated without biases; append a row of ones to X instead of bias=True")
+    nets.check_params(net, params)
+    X, Y = nets.check_data(net, X, Y)
+    masks = nets.dense_masks(net) if masks is None else nets.check_masks(net, masks)
+    Ks = [np.asarray(m["W"], np.float64) for m in masks]
+    Ms = [np.where(K != 0, np.asarray(p["W"], np.float64), 0.0) for p, K in zip(params, Ks)]
+    return Ms, Ks, np.asarray(X, np.float64), np.asarray(Y, np.float64)
+
+
+def _chain(Ms, lo, hi, n):
+    """``M_{hi-1} ⋯ M_lo`` (identity of size ``n`` when empty)."""
+    P = np.eye(n)
+    for M in Ms[lo:hi]:
+        P = M @ P
+    return P
+
+
+def _row_basis(A, rtol=RANK_RTOL):
+    """Orthonormal rows spanning the row space of ``A`` (``(rank, n)``)."""
+    r = _rank(A, rtol)
+    return np.linalg.svd(A, full_matrices=False)[2][:r] if r else np.zeros((0, A.shape[1]))
+
+
+def _effective_to_output(Ks) -> list:
+    """Per hidden layer ``k = 1..L-1``: which units have a path (of unpruned weights) to the output."""
+    reach = np.ones(Ks[-1].shape[0], bool)
+    out = []
+    for K in Ks[:0:-1]:  # K_L, ..., K_2: unit j of the layer below reaches the output if K[i, j] for a reaching i
+        reach = (K[reach] != 0).any(axis=0)
+        out.append(reach)
+    return out[::-1]
+
+
+def theorem2_conditions(net: MLP, masks, X, Y) -> dict:
+    """Which of Theorem 2's conditions hold: ``{1: only the first layer sparse and p_i ≥ d_i ∀i, 2: d_y = 1}``."""
+    masks = nets.dense_masks(net) if masks is None else nets.check_masks(net, masks)
+    Ks = [np.asarray(m["W"]) for m in masks]
+    dec = pattern_decomposition(Ks[0], X)
+    c1 = bool(all(np.all(K != 0) for K in Ks[1:]) and np.all(dec.p >= dec.d))
+    return {1: c1, 2: int(np.shape(Y)[0]) == 1}
+
+
+def _reduced_rank_infimum(Y, X_used, r):
+    """``min_{rank P ≤ r} ½‖P X_used − Y‖²``: projection residual plus the Eckart–Young tail of ``Y Qᵀ``."""
+    Q = _row_basis(X_used) if X_used.shape[0] else np.zeros((0, Y.shape[1]))
+    inf = 0.5 * float(np.sum((Y - (Y @ Q.T) @ Q) ** 2))
+    if Q.shape[0] > r:
+        sv = np.linalg.svd(Y @ Q.T, compute_uv=False)
+        inf += 0.5 * float(np.sum(sv[r:] ** 2))
+    return inf
+
+
+def theorem2_path(net: MLP, params, X, Y, masks=None, *, case: Optional[int] = None, max_rounds: int = 2000,
+                  tol: float = 1e-11, zero_tol: float = 1e-12) -> paths.Path:
+    """Theorem 2: a non-increasing path to the infimum for a deep linear net (Appendix B.2).
+
+    Args:
+      net: a linear ``MLP`` without bias, depth ``≥ 2``.
+      params: the starting point.  X, Y: data ``(d_x, n)``, targets ``(d_y, n)``.
+      masks: case 1: only the first layer sparse; case 2: any layer sparse.
+      case: 1 (``p_i ≥ d_i``, first layer sparse) or 2 (``d_y = 1``, all layers
+        sparse); ``None`` picks the first that holds.
+      max_rounds, tol: case 1 only (see below).
+      zero_tol: case 2: a coefficient ``|c_j| ≤ zero_tol · max|c|`` counts as zero.
+
+    Case 1 follows B.2.1: Lemma 1 on ``(V_1, W_i)`` and a rank-completing
+    segment make every ``W_i`` full column rank (loss kept), so ``V_1 W̃`` is an
+    unconstrained ``Ṽ_1`` and what is left is a dense deep linear net. For it
+    the proof cites Venturi et al. [44, Thm 11] (existence, no construction);
+    this builds: loss-invariant moves (Lemma 1 on each pair of layers, then the
+    freed rows re-drawn) that give every layer's features ``V_l ⋯ V_1 W̃ X`` the
+    largest possible rank (so no layer is stuck at a degenerate point), then
+    alternating exact minimisation over ``V_L, ..., V_1`` (each a Lemma 2
+    segment: convex in one layer) until within ``tol · max(L(0), 1)`` of the
+    closed-form infimum (reduced-rank regression: projection on the row space
+    of the used rows of ``X`` plus the Eckart–Young tail beyond the narrowest
+    hidden width); raises after ``max_rounds`` sweeps.
+
+    Case 2 follows B.2.2: with ``c = Ṽ_L ⋯ Ṽ_1`` (``1 × p``), every ``j`` with
+    ``c_j = 0`` is fixed by the proof's induction over depth (Case 1: a live
+    unpruned edge above is used; Case 2: recurse into the layer above), all
+    through loss-invariant straight segments; then the loss is convex in the
+    first layer and one Lemma 2 segment reaches the least-squares value over the
+    used rows of ``X``.
+
+    Returns:
+      A ``paths.Path`` with ``infimum`` computed in closed form from ``X``, ``Y``
+      and the masks (not from the path).
+
+    Raises:
+      ValueError: naming the failed condition (linear σ, bias, depth, which
+        layers are sparse, ``p_i ≥ d_i``, ``d_y = 1``, effectiveness).
+    """
+    name = "Theorem 2"
+    Ms, Ks, X64, Y64 = _deep_parts(name, net, params, X, Y, masks)
+    dense_above = all(np.all(K != 0) for K in Ks[1:])
+    dec = pattern_decomposition(Ks[0], X64)
+    conds = {1: bool(dense_above and np.all(dec.p >= dec.d)), 2: Y64.shape[0] == 1}
+    why = {1: ("p_i >= d_i for every pattern group and dense layers after the first: "
+               + ("" if dense_above else f"layers {[l + 1 for l, K in enumerate(Ks) if l and np.any(K == 0)]} are sparse; ")
+               + f"groups with p_i < d_i: {[i for i in range(dec.s) if dec.p[i] < dec.d[i]]} "
+               f"(p={dec.p.tolist()}, d={dec.d.tolist()})"),
+           2: f"d_y = 1 (got d_y = {Y64.shape[0]})"}
+    if case is None:
+        case = next((c for c in (1, 2) if conds[c]), None)
+        if case is None:
+            raise ValueError(f"masks: no condition of Theorem 2 holds: 1) {why[1]}; 2) {why[2]}")
+    if case not in (1, 2):
+        raise ValueError(f"case: expected 1, 2 or None, got {case!r}")
+    if not conds[case]:
+        raise ValueError(f"case: Theorem 2 case {case} needs {why[case]}")
+    if case == 1:
+        return _thm2_case1(net, params, Ms, Ks, X64, Y64, masks, dec, max_rounds, tol)
+    return _thm2_case2(net, params, Ms, Ks, X64, Y64, masks, zero_tol)
+
+
+def _thm2_case1(net, params, Ms, Ks, X, Y, masks, dec, max_rounds, tol):
+    L = len(Ms)
+    b = _ChainBuilder(Ms)
+    Ms = [M.copy() for M in Ms]
+    # 1) every W_i full column rank (Theorem 1 case 1 with U := V_1), loss kept
+    W, V1 = Ms[0], Ms[1]
+    V1_0, W0 = V1.copy(), W.copy()
+    for i, rows in enumerate(dec.groups):
+        cols = np.flatnonzero(dec.patterns[i])
+        Wi = W[np.ix_(rows, cols)]
+        Ui0, basis = lemma1(V1[:, rows], Wi)
+        r = basis.size
+        if r == cols.size:
+            continue
+        V1_0[:, rows] = Ui0
+        dep = np.setdiff1d(np.arange(rows.size), basis)
+        comp = linalg.null_space(Wi[basis]) if r else np.eye(cols.size)
+        scale = float(np.linalg.norm(Wi) / np.sqrt(max(rows.size, 1))) or 1.0
+        Wi0 = Wi.copy()
+        Wi0[dep[: cols.size - r]] = scale * comp.T
+        W0[np.ix_(rows, cols)] = Wi0
+    Ms[1] = V1_0
+    b.add(Ms, "Lemma 1: V_1 -> V_1^0 (zero columns for dependent rows of W_i; output kept)")
+    Ms[0] = W0
+    b.add(Ms, "W_i -> full column rank (rows with zero V_1^0 columns; loss kept)")
+    # 2) features of maximal rank at every layer, loss kept
+    for l in range(1, L - 1):
+        T_prev = _chain(Ms, 0, l, X.shape[0]) @ X          # input of layer l, (h_l, n)
+        T = Ms[l] @ T_prev                                  # output of layer l, (h_{l+1}, n)
+        r, r_max = _rank(T), min(T.shape[0], _rank(T_prev))
+        if r >= r_max:
+            continue
+        U0, basis = lemma1(Ms[l + 1], T)
+        Ms[l + 1] = U0
+        b.add(Ms, f"Lemma 1: V_{l + 1} -> zero columns for dependent features (output kept)")
+        dep = np.setdiff1d(np.arange(T.shape[0]), basis)[: r_max - r]
+        Qp = _row_basis(T_prev)                             # row space available to layer l
+        comp = linalg.null_space(T[basis] @ Qp.T) if r else np.eye(Qp.shape[0])
+        E = (comp.T @ Qp)[: dep.size]                       # new feature directions, orthonormal
+        C = np.linalg.lstsq(T_prev.T, E.T, rcond=None)[0].T  # C T_prev = E
+        C *= (np.linalg.norm(Ms[l]) / np.sqrt(Ms[l].shape[0]) or 1.0) / np.linalg.norm(C, axis=1, keepdims=True)
+        Ml = Ms[l].copy()
+        Ml[dep] = C
+        Ms[l] = Ml
+        b.add(Ms, f"V_{l} rows -> new feature directions (zero columns above; loss kept)")
+    # 3) alternating exact minimisation over V_L, ..., V_1 (each convex)
+    used = np.flatnonzero(Ks[0].any(axis=0))
+    inf = _reduced_rank_infimum(Y, X[used], min(net.sizes[1:-1]))
+    loss = lambda Ms_: 0.5 * float(np.sum((_chain(Ms_, 0, L, X.shape[0]) @ X - Y) ** 2))  # noqa: E731
+    goal = tol * max(loss(Ms), 1.0)
+    for _ in range(max_rounds):
+        for l in range(L - 1, 0, -1):
+            A = _chain(Ms, l + 1, L, Ms[l].shape[0])
+            B = _chain(Ms, 0, l, X.shape[0]) @ X
+            Ms[l] = np.linalg.pinv(A) @ Y @ np.linalg.pinv(B)
+            b.add(Ms, f"Lemma 2: V_{l} -> argmin (convex in V_{l})")
+            if loss(Ms) - inf <= goal:
+                return b.path(net, params, X, Y, masks, inf, "Theorem 2 case 1")
+    raise ValueError(f"max_rounds: alternating minimisation did not reach the infimum {inf:.6g} within "
+                     f"{max_rounds} sweeps (loss {loss(Ms):.6g}); raise max_rounds")
+
+
+def _thm2_case2(net, params, Ms, Ks, X, Y, masks, zero_tol):
+    L = len(Ms)
+    reach = _effective_to_output(Ks)
+    for k, ok in enumerate(reach):
+        if not np.all(ok):
+            raise ValueError(f"masks: Theorem 2 needs an effective network (Definition 1): units "
+                             f"{np.flatnonzero(~ok).tolist()} of hidden layer {k + 1} have no path to the output")
+    b = _ChainBuilder(Ms)
+    Ms = [M.copy() for M in Ms]
+
+    def coef(k):  # c^(k) = M_L ⋯ M_{k+1}: output sensitivity of the units of hidden layer k (1-based), (h_k,)
+        return _chain(Ms, k, L, Ms[k].shape[1])[0]
+
+    def is_zero(c, j):
+        return abs(c[j]) <= zero_tol * max(np.max(np.abs(c)), 1e-300)
+
+    def fix(k, j):
+        """Makes c^(k)_j != 0 and row j of M_{k-1} zero, loss kept (the proof's induction)."""
+        live = np.flatnonzero(Ks[k][:, j] != 0)
+        c_up = coef(k + 1) if k + 1 < L else np.ones(1)
+        good = [i for i in live if not is_zero(c_up, i)]
+        if not good:  # the proof's Case 2: make every live unit above count, recursively
+            for i in live:
+                fix(k + 1, i)
+            good = [live[0]]
+            c_up = coef(k + 1) if k + 1 < L else np.ones(1)
+        Ms[k - 1] = Ms[k - 1].copy()
+        Ms[k - 1][j] = 0.0
+        b.add(Ms, f"w -> 0 for unit {j} of layer {k} (its output weight is 0; loss kept)")
+        col = np.zeros(Ms[k].shape[0])  # Ms[k]: (h_{k+1}, h_k), column j = the edges out of unit j
+        col[good[0]] = 1.0
+        Ms[k] = Ms[k].copy()
+        Ms[k][:, j] = col * (Ks[k][:, j] != 0)
+        b.add(Ms, f"edges out of unit {j} of layer {k} -> e_{good[0]} (its input is 0; loss kept)")
+
+    for j in range(Ms[0].shape[0]):
+        if is_zero(coef(1), j):
+            fix(1, j)
+    # convex in the first layer now that every c_j != 0: one Lemma 2 segment
+    c = coef(1)
+    Ms[0] = _w_step(c[None, :], Ks[0], X, Y)
+    b.add(Ms, "Lemma 2: W -> W* (convex in W when every c_j != 0)")
+    used = np.flatnonzero(Ks[0].any(axis=0))
+    inf = 0.5 * float(np.sum(_projection_residual(Y, X[used]) ** 2))
+    return b.path(net, params, X, Y, masks, inf, "Theorem 2 case 2")
+
+
 # ----------------------------------------------------------------------------- dispatch
 
 
 def property_p_path(net: MLP, params, X, Y, masks=None, **kwargs) -> paths.Path:
-    """The path of Theorem 1 (linear σ) or Theorem 4 (other σ) from ``params``.
+    """The path of Theorem 1 (two-layer linear SD net), Theorem 2 (deeper linear
+    nets, or a sparse final layer with ``d_y = 1``) or Theorem 4 (other σ) from ``params``.
 
     Raises:
       ValueError: from the constructor, naming the failed condition.
     """
     if activation_name(net.activation) == "linear":
+        last_sparse = masks is not None and not np.all(np.asarray(masks[-1]["W"]) != 0)
+        if net.depth > 2 or last_sparse:
+            return theorem2_path(net, params, X, Y, masks, **kwargs)
         return theorem1_path(net, params, X, Y, masks, **kwargs)
     return theorem4_path(net, params, X, Y, masks, **kwargs)
 
