@@ -62,7 +62,8 @@ class Path:
 
     def point(self, k: int):
         """Breakpoint ``θ_k`` (a params pytree)."""
-        return jax.tree.map(lambda p: p[k], self.points)
+        k = jnp.asarray(k, jnp.int32)  # traced index: one compiled gather per leaf shape, not one per k
+        return jax.tree.map(lambda p: jax.lax.dynamic_index_in_dim(p, k, keepdims=False), self.points)
 
     @property
     def start(self):
@@ -91,7 +92,8 @@ def from_points(net: MLP, points, labels, X, Y, masks=None, *, infimum=None, the
         raise ValueError(f"points: a path needs at least two breakpoints, got {len(points)}")
     if len(labels) != len(points) - 1:
         raise ValueError(f"labels: expected {len(points) - 1} segment labels, got {len(labels)}")
-    stacked = jax.tree.map(lambda *ps: jnp.stack(ps), *points)
+    # stacked on the host: an eager jnp.stack would compile once per number of points
+    stacked = jax.tree.map(lambda *ps: jnp.asarray(np.stack([np.asarray(q) for q in ps])), *points)
     return Path(net, stacked, tuple(labels), jnp.asarray(X), jnp.asarray(Y), masks, infimum, theorem, loss_kind)
 
 
@@ -119,6 +121,16 @@ def _losses_at(net, loss_kind, batch_size, points, X, Y, masks, s):
     return jax.lax.map(one, s, batch_size=batch_size)
 
 
+def _pad_points(points):
+    """Repeats the last breakpoint up to the next power of two (positions ``s ≤ K`` are unchanged)."""
+    k1 = int(jax.tree.leaves(points)[0].shape[0])
+    pad = (1 << max(k1 - 1, 1).bit_length()) - k1
+    if pad == 0:
+        return points
+    return jax.tree.map(lambda p: jnp.asarray(np.concatenate([np.asarray(p), np.repeat(np.asarray(p)[-1:], pad, 0)])),
+                        points)
+
+
 def default_batch_size(path: Path) -> int:
     """Points per vmapped batch inside ``lax.map``.
 
@@ -139,9 +151,11 @@ def default_batch_size(path: Path) -> int:
 def loss_at(path: Path, s, *, batch_size: Optional[int] = None, chunk: int = 1024) -> np.ndarray:
     """The loss at positions ``s`` (any shape), in compiled chunks of ``chunk`` points.
 
-    All chunks share one shape (the last is padded), so one compilation serves
-    every call with the same path shape.
+    All chunks share one shape (the last is padded), and the breakpoints are
+    padded (last point repeated) to the next power of two, so one compilation
+    serves every path of the same net and data with up to that many points.
     """
+    points = _pad_points(path.points)
     s = np.asarray(s, np.float64)
     flat = s.reshape(-1)
     bs = batch_size or default_batch_size(path)
@@ -151,7 +165,7 @@ def loss_at(path: Path, s, *, batch_size: Optional[int] = None, chunk: int = 102
     for i in range(0, flat.size, chunk):
         part = flat[i:i + chunk]
         padded = np.pad(part, (0, chunk - part.size), mode="edge") if part.size < chunk else part
-        vals = _losses_at(path.net, path.loss_kind, bs, path.points, path.X, path.Y, path.masks, jnp.asarray(padded, dtype))
+        vals = _losses_at(path.net, path.loss_kind, bs, points, path.X, path.Y, path.masks, jnp.asarray(padded, dtype))
         out[i:i + part.size] = np.asarray(vals)[: part.size]
     return out.reshape(s.shape)
 
