@@ -259,25 +259,41 @@ def theorem1_path(net: MLP, params, X, Y, masks=None, *, case: Optional[int] = N
     return builder(net, params, W, U, M, X64, Y64, masks, max_rounds=max_rounds, tol=tol)
 
 
-def _case1(net, params, W, U, M, X, Y, masks, **_):
-    dec = pattern_decomposition(M, X)
-    b = _Builder(W, U)
+def _complete_groups(W, U, dec):
+    """Loss-invariant rank completion of every ``W_i`` (B.1, case 1).
+
+    Lemma 1 on ``(U_{S_i}, W_i)`` zeroes the columns of ``U`` of the dependent
+    rows of ``W_i``; those rows are then free and become an orthonormal basis of
+    the complement of the row space of ``W_i`` (scaled like ``W_i``), so
+    ``rank W_i = min(p_i, d_i)``.
+
+    Returns:
+      ``(W0, U0)``: ``U0 W X = U W X``, and ``W0`` differs from ``W`` only in rows
+      whose ``U0`` columns are zero.
+    """
     U0, W0 = U.copy(), W.copy()
     for i, rows in enumerate(dec.groups):
         cols = np.flatnonzero(dec.patterns[i])
         Wi = W[np.ix_(rows, cols)]
-        di = cols.size
         Ui0, basis = lemma1(U[:, rows], Wi)
         r = basis.size
-        if r == di:
-            continue  # W_i already has full column rank
+        n_new = min(rows.size, cols.size) - r
+        if n_new <= 0:
+            continue  # W_i already has full rank
         U0[:, rows] = Ui0
         dep = np.setdiff1d(np.arange(rows.size), basis)
-        comp = linalg.null_space(Wi[basis]) if r else np.eye(di)  # (d_i, d_i − r), orthonormal
+        comp = linalg.null_space(Wi[basis]) if r else np.eye(cols.size)  # (d_i, d_i − r), orthonormal
         scale = float(np.linalg.norm(Wi) / np.sqrt(max(rows.size, 1))) or 1.0
         Wi0 = Wi.copy()
-        Wi0[dep[: di - r]] = scale * comp.T
+        Wi0[dep[:n_new]] = scale * comp[:, :n_new].T
         W0[np.ix_(rows, cols)] = Wi0
+    return W0, U0
+
+
+def _case1(net, params, W, U, M, X, Y, masks, **_):
+    dec = pattern_decomposition(M, X)
+    b = _Builder(W, U)
+    W0, U0 = _complete_groups(W, U, dec)
     b.add(W, U0, "Lemma 1: U -> U0 (zero columns for dependent rows of W_i; UW kept)")
     b.add(W0, U0, "W_i -> full column rank (rows with zero U0 columns; loss kept)")
     H = W0 @ X
@@ -317,6 +333,11 @@ def _case2(net, params, W, U, M, X, Y, masks, *, max_rounds, tol):
     dec = pattern_decomposition(M, X)
     inf = _linear_infimum_case12(X, Y, dec)
     b = _Builder(W, U)
+    # a rank-deficient W_i is a saddle where alternating minimisation stalls: complete it first (loss kept)
+    W0, U0 = _complete_groups(W, U, dec)
+    b.add(W, U0, "Lemma 1: U -> U0 (zero columns for dependent rows of W_i; UW kept)")
+    b.add(W0, U0, "W_i -> rank min(p_i, d_i) (rows with zero U0 columns; loss kept)")
+    W, U = W0, U0
     loss = lambda W_, U_: 0.5 * float(np.sum((U_ @ W_ @ X - Y) ** 2))  # noqa: E731
     goal = tol * max(loss(W, U), 1.0)
     for _ in range(max_rounds):
@@ -546,22 +567,7 @@ def _thm2_case1(net, params, Ms, Ks, X, Y, masks, dec, max_rounds, tol):
     b = _ChainBuilder(Ms)
     Ms = [M.copy() for M in Ms]
     # 1) every W_i full column rank (Theorem 1 case 1 with U := V_1), loss kept
-    W, V1 = Ms[0], Ms[1]
-    V1_0, W0 = V1.copy(), W.copy()
-    for i, rows in enumerate(dec.groups):
-        cols = np.flatnonzero(dec.patterns[i])
-        Wi = W[np.ix_(rows, cols)]
-        Ui0, basis = lemma1(V1[:, rows], Wi)
-        r = basis.size
-        if r == cols.size:
-            continue
-        V1_0[:, rows] = Ui0
-        dep = np.setdiff1d(np.arange(rows.size), basis)
-        comp = linalg.null_space(Wi[basis]) if r else np.eye(cols.size)
-        scale = float(np.linalg.norm(Wi) / np.sqrt(max(rows.size, 1))) or 1.0
-        Wi0 = Wi.copy()
-        Wi0[dep[: cols.size - r]] = scale * comp.T
-        W0[np.ix_(rows, cols)] = Wi0
+    W0, V1_0 = _complete_groups(Ms[0], Ms[1], dec)
     Ms[1] = V1_0
     b.add(Ms, "Lemma 1: V_1 -> V_1^0 (zero columns for dependent rows of W_i; output kept)")
     Ms[0] = W0

@@ -85,8 +85,12 @@ def test_theorem1_case2_random_starts():
     cond = pp.theorem1_conditions(mask, X, Y)
     assert cond == {1: False, 2: True, 3: False}
     for seed in range(N_STARTS):
-        path = pp.theorem1_path(net, _start(net, masks, seed), X, Y, masks)
+        params = _start(net, masks, seed)
+        if seed % 2:  # a copied row: rank W_1 < p_1, a saddle where plain alternating minimisation stalled
+            params = ({"W": params[0]["W"].at[1].set(params[0]["W"][0])}, params[1])
+        path = pp.theorem1_path(net, params, X, Y, masks)
         assert path.theorem == "Theorem 1 case 2"
+        assert (seed % 2 == 1) == any("Lemma 1" in lab for lab in path.labels)
         _check(path)
 
 
