@@ -362,7 +362,7 @@ def classify(f: Callable, z, *, gtol: float = 1e-4, eig_atol: float = 1e-4, eig_
     Tolerances (see docs/connectivity.md): a point is critical when
     ``‖∇f(z)‖₂ ≤ gtol``; an eigenvalue counts as zero when
     ``|λ| ≤ eig_tol = max(eig_atol, eig_rtol·max|λ|)``. ``eig_atol`` defaults to
-    ``gtol`` because a point a distance ``δ`` from an exact critical point has
+    the same value as ``gtol`` because a point a distance ``δ`` from an exact critical point has
     gradient ``~ λ δ`` and its flat eigenvalues move by ``~ ‖∇³f‖ δ``: curvature
     that small is not resolved by a point found to that gradient tolerance.
 
