@@ -62,3 +62,4 @@ from landscape.curvature import spectral_density as spectral_density
 from landscape.solutions import Solutions as Solutions
 from landscape.solutions import group_solutions as group_solutions
 from landscape.solutions import label_solutions as label_solutions
+from landscape.curvature import classify as classify_critical_point
