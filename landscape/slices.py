@@ -313,8 +313,10 @@ def pca_plane(trajectories, masks=None, *, origin=None) -> PCAPlane:
     first = jax.tree.map(lambda a: np.asarray(a)[-1], trajectories[0])
     if masks is not None:
         _check_same_structure("masks", masks, first)
-    for k, tr in enumerate(trajectories):
-        _check_on_pattern(f"trajectories[{k}]", tr, None if masks is None else jax.tree.map(lambda m: np.asarray(m)[None], masks))
+        for k, tr in enumerate(trajectories):
+            for i, (a, m) in enumerate(zip(jax.tree.leaves(tr), jax.tree.leaves(masks))):
+                if np.any((np.asarray(m)[None] == 0) & (np.asarray(a) != 0)):
+                    raise ValueError(f"trajectories[{k}]: nonzero on pruned entries of leaf {i} (sparsity pattern differs from masks)")
     origin = first if origin is None else origin
     x0, unravel = _flat(origin)
     A = np.concatenate(mats)
@@ -329,7 +331,10 @@ def pca_plane(trajectories, masks=None, *, origin=None) -> PCAPlane:
     dtype = jax.tree.leaves(origin)[0].dtype
     un = lambda v: jax.tree.map(lambda t: jnp.asarray(t, dtype), unravel(jnp.asarray(v)))  # noqa: E731
     coords = [(M - x0) @ e.T for M in mats]
-    return PCAPlane(make_plane(origin, [un(e[0]), un(e[1])], masks), coords, explained)
+    # Pruned coordinates are zero in every point; the SVD leaves rounding-level
+    # values there, which masking removes.
+    dirs = [nets.apply_masks(un(e[j]), masks) for j in range(2)]
+    return PCAPlane(make_plane(origin, dirs, masks), coords, explained)
 
 
 # ----------------------------------------------------------------------------- grids

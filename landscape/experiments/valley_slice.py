@@ -168,7 +168,7 @@ def classify(loss, w4, thm: Theorem6 = Theorem6(), *, atol: float = 1e-3, w4_tol
     return out
 
 
-def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trials: int = 20, seed: int = 0,
+def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trials: int = 100, seed: int = 0,
                        learning_rate: float = 0.01, max_steps: int = 50_000, history_stride: int = 100,
                        n: int = 101, margin: float = 0.15, dtype: str = "float64",
                        path: Optional[str] = None) -> slices.Grid:
@@ -230,7 +230,7 @@ def add_arguments(p) -> None:
     p.add_argument("--formats", nargs="+", default=["png", "pdf"])
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     p.add_argument("--trajectories", action="store_true", help="also draw the trajectory picture (trains Table 3 trials)")
-    p.add_argument("--trials", type=int, default=20, help="trials for --trajectories (default 20)")
+    p.add_argument("--trials", type=int, default=100, help="trials for --trajectories (default 100, as Table 3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=50_000)
 
