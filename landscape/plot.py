@@ -28,6 +28,7 @@ if "matplotlib.pyplot" not in __import__("sys").modules:
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
+import matplotlib.ticker  # noqa: E402,F401
 
 STYLE = {
     "figure.dpi": 110,
@@ -175,7 +176,11 @@ def contour(grid, *, filled: bool = True, log: bool = False, levels: int = 30, a
         else:
             cs = ax.contour(u, v, Z, levels=lv, norm=norm, cmap=CMAP)
         if colorbar:
-            fig.colorbar(cs, ax=ax, label="loss" + (" (log scale)" if log else ""))
+            cb = fig.colorbar(cs, ax=ax, label="loss" + (" (log scale)" if log else ""))
+            if log:
+                cb.locator = matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0))
+                cb.formatter = matplotlib.ticker.LogFormatterSciNotation(labelOnlyBase=False)
+                cb.update_ticks()
         names = _axis_names(grid)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
