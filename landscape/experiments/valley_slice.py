@@ -103,8 +103,16 @@ class ValleySlice:
         return jax.tree.map(lambda p, q: t * p + (1 - t) * q, self.better(a), self.valley(a))
 
 
-def valley_slice(activation, thm: Theorem6 = Theorem6(), b: float = 10.0, dtype=jnp.float64) -> ValleySlice:
+def _default_dtype(dtype):
+    if dtype is None:
+        return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
+    return dtype
+
+
+def valley_slice(activation, thm: Theorem6 = Theorem6(), b: float = 10.0, dtype=None) -> ValleySlice:
+    """Figure 5's surface for an activation (dtype: float64 when x64 is on, else float32)."""
     thm.check()
+    dtype = _default_dtype(dtype)
     return ValleySlice(jnp.asarray([thm.y1, thm.y2, thm.y3, thm.y4], dtype), jnp.asarray(b, dtype), activation_name(activation))
 
 
@@ -119,7 +127,7 @@ def default_a_range(activation, n: int = 201, hi: float = 10.0) -> tuple:
 
 
 def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a_range=None,
-            t_range=(-0.25, 1.25, 201), dtype=jnp.float64, path: Optional[str] = None) -> slices.Grid:
+            t_range=(-0.25, 1.25, 201), dtype=None, path: Optional[str] = None) -> slices.Grid:
     """The Figure 5 slice for one activation, with the valley line as an overlay.
 
     Args:
@@ -129,7 +137,7 @@ def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a
       a_range, t_range: ``(lo, hi, n)``; ``a > 0`` needs ``1/a ∈ σ(R)`` (e.g.
         ``a > 1`` for tanh); where σ cannot reach a value the loss is NaN.
         Default ``a_range``: ``default_a_range(activation)``.
-      dtype: float64 (needs x64) or float32.
+      dtype: float64 (needs x64) or float32; default float64 when x64 is on.
       path: optional ``.npz`` for the grid (resumable).
 
     Returns:
@@ -140,6 +148,7 @@ def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a
         a_range = default_a_range(activation)
     if not a_range[0] > 0:
         raise ValueError(f"a_range: the valley needs a > 0, got {a_range}")
+    dtype = _default_dtype(dtype)
     surf = valley_slice(activation, thm, b, dtype)
     net, X, Y, masks = thm.net(activation), thm.X, thm.Y, thm.masks()
     a_axis = slices.axis(*a_range)
