@@ -50,7 +50,11 @@ def main(argv=None) -> int:
 
         jax.config.update("jax_enable_x64", True)
     enable_compilation_cache()
-    return int(args._module.main(args) or 0)
+    try:
+        return int(args._module.main(args) or 0)
+    except ValueError as e:  # bad input: one clear line, no traceback
+        print(f"landscape {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

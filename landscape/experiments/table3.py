@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import os
 import time
 from typing import Callable, Optional
 
+import jax
 import numpy as np
 from scipy import stats
 
@@ -257,18 +259,17 @@ def run_activation(cfg: Table3Config, activation: str, global_min: float,
     scale = 1.0 if cfg.loss == "half_sum" else thm.Y.size / 2.0  # mean -> half_sum units
     loss_half = res.loss.astype(np.float64) * scale
     grad_half = res.grad_norm.astype(np.float64) * scale
-    w = np.asarray(w_from_params(res.params), np.float64)
+    w = w_from_params(jax.tree.map(np.asarray, res.params)).astype(np.float64)
     labels = classify(cfg, w, loss_half, grad_half, res.status, global_min)
-    outputs = np.asarray(_outputs(net, res.params, thm), np.float64).reshape(cfg.n_trials, -1)
+    outputs = np.asarray(_outputs(net)(res.params, np.asarray(thm.X, res.loss.dtype)), np.float64).reshape(cfg.n_trials, -1)
     sols = group_solutions(outputs, loss_half, labels, cfg.solution_tol)
     return ActivationResult(activation, res, labels, loss_half, sols, seconds)
 
 
-def _outputs(net, params, thm):
-    import jax
-
-    X = np.asarray(thm.X, np.asarray(params[0]["W"]).dtype)
-    return jax.vmap(lambda p: nets.apply(net, p, X))(params)
+@functools.lru_cache(maxsize=None)
+def _outputs(net):
+    """Network outputs of a batch of params, ``(n, d_y, n_samples)`` (one compile per net)."""
+    return jax.jit(jax.vmap(lambda p, X: nets.apply(net, p, X), in_axes=(0, None)))
 
 
 def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[str, dict], None]] = None,
