@@ -63,3 +63,13 @@ from landscape.solutions import Solutions as Solutions
 from landscape.solutions import group_solutions as group_solutions
 from landscape.solutions import label_solutions as label_solutions
 from landscape.curvature import classify as classify_critical_point
+from landscape import slices as slices
+from landscape.slices import Grid as Grid
+from landscape.slices import Plane as Plane
+from landscape.slices import evaluate as evaluate_grid
+from landscape.slices import line_through as line_through
+from landscape.slices import make_plane as make_plane
+from landscape.slices import pca_plane as pca_plane
+from landscape.slices import plane_through as plane_through
+from landscape.slices import random_direction as random_direction
+from landscape.slices import random_plane as random_plane
