@@ -13,6 +13,7 @@ import sys
 
 COMMANDS = {
     "table3": "landscape.experiments.table3",
+    "fig5": "landscape.experiments.valley_slice",
     "property-p": "landscape.experiments.property_p_demo",
 }
 """Sub-command name -> module (imported only when that command runs)."""

@@ -116,7 +116,7 @@ def test_config_errors():
 def test_cli_end_to_end(tmp_path):
     out = tmp_path / "t3"
     r = subprocess.run([sys.executable, "-m", "landscape.cli", "table3", "--trials", "8", "--steps", "2000",
-                        "--activations", "tanh,relu", "--out", str(out), "--no-progress"],
+                        "--activations", "tanh,relu", "--out", str(out), "--no-progress", "--curvature"],
                        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "LANDSCAPE_CACHE": "off"})
     assert r.returncode == 0, r.stderr
     assert "Table 3" in r.stdout and "relu" in r.stdout
@@ -127,7 +127,8 @@ def test_cli_end_to_end(tmp_path):
         assert a["n_trials"] == 8 and sum(a["counts"].values()) == 8
         assert abs(d["global_min"][act] - 0.2590603504) < 1e-9
         for s in a["solutions"]:
-            assert set(s) >= {"loss", "count", "label"} and s["label"] in ("global", "valley", "other")
+            assert set(s) >= {"loss", "count", "label", "curvature"} and s["label"] in ("global", "valley", "other")
+            assert s["curvature"] in ("not_critical", "saddle", "local_maximum", "flat_minimum", "strict_minimum")
     png = (out / "table3.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     back = trials.TrialsResult.load(str(out / "trials_tanh.npz"))

@@ -218,6 +218,11 @@ def test_save_load_roundtrip(tmp_path):
     assert_same(back.params, res.params)
     assert_same(back.param_history, res.param_history)
     assert back.param_history[0]["W"].shape == (2, 2, 6, 4)
+    # the recorded params are those the recorded losses were computed at
+    for i in range(2):
+        for k in range(2):
+            p = jax.tree.map(lambda a: a[i, k], res.param_history)
+            np.testing.assert_allclose(ls.loss(NET, p, X, Y, masks()), res.history[i, k], rtol=1e-5)
     assert back.config["net"] == NET.to_dict() and back.config["seed"] == 0
     assert "jax" in back.config["versions"]
 
