@@ -73,3 +73,6 @@ from landscape.slices import pca_plane as pca_plane
 from landscape.slices import plane_through as plane_through
 from landscape.slices import random_direction as random_direction
 from landscape.slices import random_plane as random_plane
+from landscape.property_p import theorem2_conditions as theorem2_conditions
+from landscape.property_p import theorem2_path as theorem2_path
+from landscape.theory import invert as invert
