@@ -319,7 +319,7 @@ def _fresh_state(net: MLP, cfg: TrainConfig, opt, key, masks, params0=None):
 def _make_step(net: MLP, cfg: TrainConfig, opt):
     loss_and_grad = _loss_and_grad(net, cfg.loss)
 
-    def step(state, X, Y, masks):
+    def step(state, X, Y, masks, allow_update=True):
         params = state["params"]
         loss, grads = loss_and_grad(params, X, Y, masks)
         gnorm = _global_norm(grads)
@@ -329,7 +329,7 @@ def _make_step(net: MLP, cfg: TrainConfig, opt):
         status = jnp.where(running & bad, DIVERGED, status)
         status = jnp.where((status == RUNNING) & (gnorm <= cfg.gtol), CONVERGED, status)
         status = jnp.where((status == RUNNING) & (state["steps"] >= cfg.max_steps), MAX_STEPS, status)
-        move = status == RUNNING
+        move = (status == RUNNING) & allow_update
         updates, opt_state = opt.update(grads, state["opt_state"], params)
         new_params = nets.apply_masks(optax.apply_updates(params, updates), masks)
         keep = lambda new, old: jnp.where(move, new, old)  # noqa: E731
@@ -364,31 +364,28 @@ def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, micro:
     ``vmap`` inside a micro-batch, ``scan`` over steps.
     """
     step = _make_step(net, cfg, opt)
-    loss_and_grad = _loss_and_grad(net, cfg.loss)
-    stride, n_outer = cfg.history_stride, cfg.chunk_steps // cfg.history_stride
+    stride, n_rec = cfg.history_stride, cfg.chunk_steps // cfg.history_stride
 
     def chunk_one(state, X, Y, masks):
-        def inner(s, _):
-            return step(s, X, Y, masks), None
+        # One scan, one copy of the step (compile time matters: it is paid per
+        # activation): iterations 0..chunk_steps-1 update, and a last one with
+        # updates switched off refreshes loss and gradient norm at the params
+        # the chunk ends on. Every ``stride``-th loss L(θ_t) (and θ_t) goes to
+        # a small buffer in the carry.
+        rec0 = jnp.zeros((n_rec + 1,), state["loss"].dtype)
+        prec0 = jax.tree.map(lambda p: jnp.zeros((n_rec + 1,) + p.shape, p.dtype), state["params"]) if cfg.history_params else None
 
-        def outer(s, _):
-            theta_t = s["params"]
-            s = step(s, X, Y, masks)
-            # L(θ_t) at this stride's first step t (computed before its update), and θ_t.
-            rec = (s["loss"], theta_t) if cfg.history_params else s["loss"]
-            if stride > 1:
-                s, _ = jax.lax.scan(inner, s, None, length=stride - 1)
-            return s, rec
+        def body(carry, t):
+            s, rec, prec = carry
+            slot = jnp.where(t % stride == 0, t // stride, n_rec)  # n_rec: a scratch slot
+            if prec is not None:
+                prec = jax.tree.map(lambda b, p: b.at[slot].set(p), prec, s["params"])
+            s = step(s, X, Y, masks, t < cfg.chunk_steps)
+            return (s, rec.at[slot].set(s["loss"]), prec), None
 
-        state, rec = jax.lax.scan(outer, state, None, length=n_outer)
-        # Refresh loss and gradient norm at the params the chunk ends on.
-        loss, grads = loss_and_grad(state["params"], X, Y, masks)
-        running = state["status"] == RUNNING
-        bad = running & (~jnp.isfinite(loss) | (loss > cfg.diverge_loss))
-        state = dict(state, status=jnp.where(bad, DIVERGED, state["status"]),
-                     loss=jnp.where(running, loss, state["loss"]),
-                     grad_norm=jnp.where(running, _global_norm(grads), state["grad_norm"]))
-        return state, rec
+        (state, rec, prec), _ = jax.lax.scan(body, (state, rec0, prec0), jnp.arange(cfg.chunk_steps + 1))
+        rec = rec[:n_rec]
+        return state, ((rec, jax.tree.map(lambda b: b[:n_rec], prec)) if cfg.history_params else rec)
 
     def local_chunk(state, X, Y, masks):
         if batched_masks:
@@ -397,7 +394,9 @@ def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, micro:
 
     mask_spec = P("trials") if batched_masks else P()
     if mesh is not None:
-        chunk = jax.shard_map(local_chunk, mesh=mesh, in_specs=(P("trials"), P(), P(), mask_spec), out_specs=P("trials"))
+        # check_vma off: the history buffers start replicated (zeros) and become per-device.
+        chunk = jax.shard_map(local_chunk, mesh=mesh, in_specs=(P("trials"), P(), P(), mask_spec), out_specs=P("trials"),
+                              check_vma=False)
     else:
         chunk = local_chunk
     chunk = jax.jit(chunk, donate_argnums=(0,))
