@@ -13,6 +13,8 @@ import sys
 
 COMMANDS = {
     "table3": "landscape.experiments.table3",
+    "fig3": "landscape.experiments.deep_linear",
+    "fig4": "landscape.experiments.deep_nonlinear",
 }
 """Sub-command name -> module (imported only when that command runs)."""
 
