@@ -133,7 +133,7 @@ def init(key: jax.Array, net: MLP, masks: Optional[Masks] = None, *, scale: floa
     u = jax.random.uniform(key, (sum(sizes),), dtype, -1.0, 1.0)
     layers, offset = [], 0
     for layer_shapes in shapes(net):
-        bound = scale / np.sqrt(layer_shapes["W"][1])
+        bound = float(scale / np.sqrt(layer_shapes["W"][1]))  # a Python float stays weakly typed
         layer = {}
         for name in ("W", "b"):
             if name in layer_shapes:
@@ -212,6 +212,10 @@ def _shape_tree_str(tree) -> str:
     return str(jax.tree.map(lambda a: tuple(np.shape(a)), tree))
 
 
+def _expect(shape, batched: bool) -> str:
+    return str(("n_trials",) + tuple(shape)) if batched else str(tuple(shape))
+
+
 def check_masks(net: MLP, masks: Masks, *, batched: bool = False) -> Masks:
     """Checks structure, shapes and 0/1 values; returns the masks as arrays.
 
@@ -234,7 +238,7 @@ def check_masks(net: MLP, masks: Masks, *, batched: bool = False) -> Masks:
         m = np.asarray(m)
         got = m.shape[1:] if batched else m.shape
         if got != tuple(shape):
-            raise ValueError(f"masks: leaf {i} has shape {m.shape}, expected {('n_trials',) if batched else ()}{tuple(shape)} (params shapes {expected})")
+            raise ValueError(f"masks: leaf {i} has shape {m.shape}, expected {_expect(shape, batched)} (params shapes {expected})")
         if not np.all((m == 0) | (m == 1)):
             bad = np.unique(m[(m != 0) & (m != 1)])[:5]
             raise ValueError(f"masks: entries must be 0 or 1, leaf {i} holds {bad}")
@@ -257,7 +261,7 @@ def check_params(net: MLP, params: Params, *, batched: bool = False) -> Params:
     for i, (p, shape) in enumerate(zip(leaves, exp_leaves)):
         got = np.shape(p)[1:] if batched else np.shape(p)
         if got != tuple(shape):
-            raise ValueError(f"params: leaf {i} has shape {np.shape(p)}, expected {('n_trials',) if batched else ()}{tuple(shape)}")
+            raise ValueError(f"params: leaf {i} has shape {np.shape(p)}, expected {_expect(shape, batched)}")
         if not np.all(np.isfinite(np.asarray(p))):
             raise ValueError(f"params: leaf {i} holds NaN or Inf")
     return params

@@ -443,7 +443,7 @@ def train(
     n_trials: int = 100,
     seed: int = 0,
     config: Optional[TrainConfig] = None,
-    optimizer: Optional[optax.GradientTransformation] = None,
+    optimizer: Union[str, optax.GradientTransformation, None] = None,
     params0=None,
     trial_ids=None,
     trial_batch: Optional[int] = None,
@@ -465,9 +465,9 @@ def train(
       seed: root seed; trial ``i`` uses ``fold_in(key(seed), trial_ids[i])``.
       config: a ``TrainConfig``; or give its fields as keyword arguments
         (``learning_rate=0.01, max_steps=50_000, ...``).
-      optimizer: an optax ``GradientTransformation`` used instead of
-        ``config.optimizer`` (keep the same object across calls to reuse the
-        compiled program).
+      optimizer: a name (see ``TrainConfig.optimizer``) or an optax
+        ``GradientTransformation`` used instead of ``config.optimizer`` (keep the
+        same object across calls to reuse the compiled program).
       params0: optional starting params with a leading trial axis (the keys are
         then unused).
       trial_ids: ``(n_trials,)`` ids, default ``arange(n_trials)``.
@@ -488,6 +488,8 @@ def train(
       A ``TrialsResult``; results do not depend on ``trial_batch``,
       ``micro_batch``, ``n_devices`` or ``checkpoint``.
     """
+    if isinstance(optimizer, str):  # a name: part of the static config
+        config_kwargs["optimizer"], optimizer = optimizer, None
     if config is None:
         config = TrainConfig(**config_kwargs)
     elif config_kwargs:
@@ -577,11 +579,11 @@ def train(
             steps_done += config.chunk_steps
             status = np.asarray(state["status"])
             n_stopped = int(np.sum(status[: hi - lo] != RUNNING))
+            if checkpoint is not None:  # before the hook, so an interrupt there loses nothing
+                _save_checkpoint(checkpoint, fingerprint, done, state, hist, steps_done, phist)
             if progress is not None:
                 progress({"steps_done": min(steps_done, config.max_steps), "max_steps": config.max_steps, "trials_done": lo,
                           "batch_trials": hi - lo, "n_trials": n_trials, "n_stopped": n_stopped})
-            if checkpoint is not None:
-                _save_checkpoint(checkpoint, fingerprint, done, state, hist, steps_done, phist)
             if n_stopped == hi - lo:
                 break
         last = -(-steps_done // config.history_stride)

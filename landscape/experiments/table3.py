@@ -1,0 +1,380 @@
+"""Table 3: where gradient descent ends on the sparse-sparse net of Eq. (3).
+
+The network of Section 6.3: ``X = I₃``, ``Y = [[1,1,0],[2,8,0],[0,0,2]]``,
+first-layer mask ``[[1,1,0],[0,1,1]]``, final-layer mask ``[[1,0],[1,1],[0,1]]``,
+no bias; 100 trials per activation of plain gradient descent (lr 0.01, up to
+50,000 steps) from PyTorch's default initialisation. Every trial's end point
+is classified (see ``classify``) and the distinct solutions are counted.
+
+Example:
+  >>> res = run_table3(Table3Config(n_trials=100))
+  >>> print(res.format_table())
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import os
+import time
+from typing import Callable, Optional
+
+import numpy as np
+from scipy import stats
+
+from landscape import nets, trials
+from landscape.theory import Theorem6, theorem6_global_min, w_from_params
+
+ACTIVATIONS = ("shifted_sigmoid", "tanh", "leaky_relu", "elu", "relu")
+LABELS = ("global", "valley", "other", "unconverged", "diverged")
+
+PAPER = {
+    "shifted_sigmoid": {"global": 5, "valley": 95},
+    "tanh": {"global": 1, "valley": 99},
+    "leaky_relu": {"global": 55, "valley": 45},
+    "elu": {"global": 33, "valley": 67},
+    "relu": {"global": 5, "valley": 7, "n_solutions": 11, "solution_counts": [17, 15, 5, 19, 6, 6, 6, 8, 7, 7, 4]},
+}
+"""The paper's Table 3 (100 trials each): boxed = valley, bold = global."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Table3Config:
+    """Settings; the defaults are the paper's.
+
+    Attributes:
+      activations: activation names (any from ``landscape.ACTIVATIONS``).
+      n_trials: trials per activation.
+      learning_rate, max_steps, loss, dtype, seed: as in ``trials.TrainConfig``.
+        ``loss="half_sum"`` is Eq. (1); ``"mean"`` is PyTorch's MSE (= half_sum · 2/9
+        here, so the same learning rate takes 4.5× smaller steps).
+      gtol: a trial stops once ‖∇L‖₂ ≤ gtol (in the units of ``loss``).
+      y: the targets (y1, y2, y3, y4) of Eq. (3).
+      global_tol: |L − L*| at most this (½-sum units) → ``global``.
+      valley_w4_tol, valley_tol: |w4| ≤ valley_w4_tol and
+        y4²/2 ≤ L ≤ y4²/2 + valley_tol (½-sum units) → ``valley``.
+      grad_tol: any other end point with ‖∇L‖₂ ≤ grad_tol (½-sum units) is a
+        critical point → ``other``; above it → ``unconverged``.
+      solution_tol: two end points are the same solution when their network
+        outputs differ by at most this in every entry (and their losses by at
+        most ``solution_tol`` too).
+    """
+
+    activations: tuple = ACTIVATIONS
+    n_trials: int = 100
+    learning_rate: float = 0.01
+    max_steps: int = 50_000
+    loss: str = "half_sum"
+    dtype: str = "float32"
+    seed: int = 0
+    gtol: float = 1e-5
+    y: tuple = (1.0, 2.0, 6.0, 2.0)
+    global_tol: float = 1e-3
+    valley_w4_tol: float = 1e-2
+    valley_tol: float = 0.05
+    grad_tol: float = 1e-3
+    solution_tol: float = 0.05
+
+    def __post_init__(self):
+        object.__setattr__(self, "activations", tuple(self.activations))
+        object.__setattr__(self, "y", tuple(float(v) for v in self.y))
+        if not self.activations:
+            raise ValueError("activations: expected at least one activation name")
+        for a in self.activations:
+            nets.MLP((3, 2, 3), a)  # raises on an unknown name
+        if isinstance(self.n_trials, bool) or int(self.n_trials) < 1:
+            raise ValueError(f"n_trials: expected an integer >= 1, got {self.n_trials!r}")
+        Theorem6(*self.y).check()
+        self.train_config()  # validates learning rate, steps, loss, dtype
+
+    def train_config(self) -> trials.TrainConfig:
+        return trials.TrainConfig(learning_rate=self.learning_rate, max_steps=self.max_steps, loss=self.loss,
+                                  dtype=self.dtype, gtol=self.gtol, chunk_steps=5_000, history_stride=500)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["activations"] = list(self.activations)
+        d["y"] = list(self.y)
+        d["optimizer"] = "gradient descent (optax.sgd)"
+        d["init"] = "PyTorch default U(-1/sqrt(fan_in), 1/sqrt(fan_in))"
+        return d
+
+
+def wilson(k: int, n: int, confidence: float = 0.95) -> tuple:
+    """Wilson score interval of a binomial proportion ``k/n``."""
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def classify(cfg: Table3Config, w: np.ndarray, loss_half: np.ndarray, grad_half: np.ndarray, status: np.ndarray,
+             global_min: float) -> np.ndarray:
+    """Labels every trial's end point (losses and gradients in ½-sum units).
+
+    Rules, in order: ``diverged`` (the engine flagged a non-finite loss);
+    ``global`` (|L − L*| ≤ global_tol); ``valley`` (|w4| ≤ valley_w4_tol and
+    y4²/2 − global_tol ≤ L ≤ y4²/2 + valley_tol: the Theorem 6 valley, which
+    GD reaches slowly along its flat directions); ``other`` (‖∇L‖₂ ≤ grad_tol);
+    ``unconverged`` (everything else).
+
+    Args:
+      w: ``(n, 8)`` the paper's (w1, ..., w8) per trial.
+    """
+    thm = Theorem6(*cfg.y)
+    vl = thm.valley_loss
+    labels = np.full(loss_half.shape, "unconverged", dtype=object)
+    other = grad_half <= cfg.grad_tol
+    labels[other] = "other"
+    valley = (np.abs(w[:, 3]) <= cfg.valley_w4_tol) & (loss_half >= vl - cfg.global_tol) & (loss_half <= vl + cfg.valley_tol)
+    labels[valley] = "valley"
+    labels[np.abs(loss_half - global_min) <= cfg.global_tol] = "global"
+    labels[(status == trials.DIVERGED) | ~np.isfinite(loss_half)] = "diverged"
+    return labels.astype(str)
+
+
+def group_solutions(outputs: np.ndarray, losses: np.ndarray, labels: np.ndarray, tol: float) -> list:
+    """Groups end points into distinct solutions. All ``global`` points are one
+    solution and all ``valley`` points another (each is one connected set of
+    minimisers); ``other`` points are the same solution when their outputs are
+    within ``tol`` in every entry and their losses within ``tol`` (greedy, in
+    order of increasing loss, against each group's first member). Unconverged
+    and diverged points are left out.
+
+    Returns:
+      A list of dicts ``{"loss", "count", "label", "output", "members"}``,
+      sorted by loss.
+    """
+    keep = np.flatnonzero(np.isin(labels, ("global", "valley", "other")))
+    keep = keep[np.argsort(losses[keep], kind="stable")]
+    groups = []
+    for i in keep:
+        for g in groups:
+            j = g["members"][0]
+            if labels[i] != labels[j]:
+                continue
+            if labels[i] != "other" or (abs(losses[i] - losses[j]) <= tol and np.max(np.abs(outputs[i] - outputs[j])) <= tol):
+                g["members"].append(int(i))
+                break
+        else:
+            groups.append({"members": [int(i)]})
+    out = []
+    for g in groups:
+        m = np.array(g["members"])
+        out.append({"loss": float(np.median(losses[m])), "count": int(m.size), "label": str(labels[m[0]]),
+                    "output": np.round(np.median(outputs[m], axis=0), 4).tolist(), "members": m.tolist()})
+    return out
+
+
+@dataclasses.dataclass
+class ActivationResult:
+    """One activation's trials and their classification."""
+
+    activation: str
+    trials: trials.TrialsResult
+    labels: np.ndarray
+    loss_half: np.ndarray
+    solutions: list
+    seconds: float
+
+    @property
+    def counts(self) -> dict:
+        return {lab: int(np.sum(self.labels == lab)) for lab in LABELS}
+
+    def to_dict(self) -> dict:
+        n = self.trials.n_trials
+        counts = self.counts
+        return {"n_trials": n, "counts": counts,
+                "fractions": {k: v / n for k, v in counts.items()},
+                "wilson95": {k: list(wilson(v, n)) for k, v in counts.items()},
+                "n_solutions": len(self.solutions),
+                "solutions": [{k: s[k] for k in ("loss", "count", "label", "output")} for s in self.solutions],
+                "engine_status": self.trials.status_counts(), "seconds": self.seconds,
+                "paper": PAPER.get(self.activation)}
+
+
+@dataclasses.dataclass
+class Table3Result:
+    """The whole table: config, global minimum, per-activation results."""
+
+    config: Table3Config
+    global_min: float
+    results: dict
+
+    def to_dict(self) -> dict:
+        return {"config": self.config.to_dict(), "global_min": {a: self.global_min for a in self.results},
+                "global_min_note": "L* = sigma_min([[y1,y1],[y2,y2+y3]])^2/2 (half_sum units), from theory.theorem6_global_min",
+                "valley_loss": Theorem6(*self.config.y).valley_loss,
+                "activations": {a: r.to_dict() for a, r in self.results.items()},
+                "versions": trials.versions()}
+
+    def save(self, folder: str) -> dict:
+        """Writes ``table3.json``, ``table3.png`` and one ``trials_<act>.npz`` per activation."""
+        os.makedirs(folder, exist_ok=True)
+        paths = {"json": os.path.join(folder, "table3.json"), "png": os.path.join(folder, "table3.png")}
+        with open(paths["json"], "w") as f:
+            json.dump(self.to_dict(), f, indent=1)
+        for a, r in self.results.items():
+            paths[a] = r.trials.save(os.path.join(folder, f"trials_{a}.npz"))
+        plot_table3(self, paths["png"])
+        return paths
+
+    def format_table(self) -> str:
+        """The table as text, beside the paper's numbers."""
+        cfg = self.config
+        lines = [f"Table 3 -- {cfg.n_trials} trials per activation, GD lr={cfg.learning_rate}, <= {cfg.max_steps} steps, "
+                 f"loss={cfg.loss}, {cfg.dtype}, seed={cfg.seed}",
+                 f"global minimum L* = {self.global_min:.6f}, valley loss y4^2/2 = {Theorem6(*cfg.y).valley_loss:g} (half_sum units)",
+                 f"{'activation':<16}{'global':>16}{'valley':>16}{'other':>7}{'unconv':>8}{'diverg':>8}{'#sol':>6}"
+                 f"{'paper g/v':>12}{'time':>8}"]
+        for a, r in self.results.items():
+            c, n = r.counts, r.trials.n_trials
+            lo_g, hi_g = wilson(c["global"], n)
+            lo_v, hi_v = wilson(c["valley"], n)
+            p = PAPER.get(a)
+            paper = f"{p['global']}/{p['valley']}" if p else "-"
+            lines.append(f"{a:<16}{c['global']:>4} [{lo_g:.2f},{hi_g:.2f}]{c['valley']:>4} [{lo_v:.2f},{hi_v:.2f}]"
+                         f"{c['other']:>7}{c['unconverged']:>8}{c['diverged']:>8}{len(r.solutions):>6}{paper:>12}{r.seconds:>7.2f}s")
+        lines.append("[lo,hi]: Wilson 95% interval of the fraction. paper: the paper's counts out of 100.")
+        for a, r in self.results.items():
+            if len(r.solutions) > 2:
+                sol = ", ".join(f"{s['count']}x L={s['loss']:.4g} ({s['label']})" for s in r.solutions)
+                lines.append(f"{a} distinct solutions ({len(r.solutions)}): {sol}")
+        if "relu" in self.results:
+            lines.append(f"paper, relu: {PAPER['relu']['n_solutions']} distinct solutions with counts {PAPER['relu']['solution_counts']}")
+        return "\n".join(lines)
+
+
+def run_activation(cfg: Table3Config, activation: str, global_min: float,
+                   progress: Optional[Callable[[dict], None]] = None, checkpoint: Optional[str] = None) -> ActivationResult:
+    """Runs and classifies the trials of one activation."""
+    thm = Theorem6(*cfg.y)
+    net = thm.net(activation)
+    t0 = time.perf_counter()
+    res = trials.train(net, thm.X, thm.Y, masks=thm.masks(), n_trials=cfg.n_trials, seed=cfg.seed,
+                       config=cfg.train_config(), progress=progress, checkpoint=checkpoint)
+    seconds = time.perf_counter() - t0
+    scale = 1.0 if cfg.loss == "half_sum" else thm.Y.size / 2.0  # mean -> half_sum units
+    loss_half = res.loss.astype(np.float64) * scale
+    grad_half = res.grad_norm.astype(np.float64) * scale
+    w = np.asarray(w_from_params(res.params), np.float64)
+    labels = classify(cfg, w, loss_half, grad_half, res.status, global_min)
+    outputs = np.asarray(_outputs(net, res.params, thm), np.float64).reshape(cfg.n_trials, -1)
+    sols = group_solutions(outputs, loss_half, labels, cfg.solution_tol)
+    return ActivationResult(activation, res, labels, loss_half, sols, seconds)
+
+
+def _outputs(net, params, thm):
+    import jax
+
+    X = np.asarray(thm.X, np.asarray(params[0]["W"]).dtype)
+    return jax.vmap(lambda p: nets.apply(net, p, X))(params)
+
+
+def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[str, dict], None]] = None,
+               workers: Optional[int] = None, checkpoint_dir: Optional[str] = None) -> Table3Result:
+    """Runs every activation (in parallel threads: their compilations and runs overlap).
+
+    Args:
+      cfg: the settings.
+      progress: called as ``progress(activation, info)`` after every chunk of steps.
+      workers: threads (default: number of CPUs, at most one per activation).
+      checkpoint_dir: if set, each activation checkpoints to
+        ``<dir>/ckpt_<activation>.npz`` and a rerun resumes.
+    """
+    global_min, _ = theorem6_global_min(Theorem6(*cfg.y))
+    workers = workers or min(len(cfg.activations), os.cpu_count() or 1)
+
+    def one(a):
+        hook = (lambda info: progress(a, info)) if progress is not None else None
+        ck = os.path.join(checkpoint_dir, f"ckpt_{a}.npz") if checkpoint_dir else None
+        return run_activation(cfg, a, global_min, hook, ck)
+
+    if workers <= 1:
+        results = [one(a) for a in cfg.activations]
+    else:
+        with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+            results = list(ex.map(one, cfg.activations))
+    return Table3Result(cfg, global_min, {r.activation: r for r in results})
+
+
+def plot_table3(result: Table3Result, path: Optional[str] = None):
+    """Stacked bars of the outcome fractions per activation, Wilson 95% bars on
+    ``global`` and ``valley``, the paper's fractions as black markers."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    colors = {"global": "#2b8cbe", "valley": "#e34a33", "other": "#fdbb84", "unconverged": "#bdbdbd", "diverged": "#252525"}
+    acts = list(result.results)
+    fig, ax = plt.subplots(figsize=(1.6 * len(acts) + 2.5, 4.0))
+    x = np.arange(len(acts))
+    bottom = np.zeros(len(acts))
+    for lab in LABELS:
+        frac = np.array([result.results[a].counts[lab] / result.results[a].trials.n_trials for a in acts])
+        ax.bar(x, frac, 0.6, bottom=bottom, color=colors[lab], label=lab, edgecolor="white", linewidth=0.5)
+        if lab in ("global", "valley"):
+            ci = np.array([wilson(result.results[a].counts[lab], result.results[a].trials.n_trials) for a in acts])
+            ax.errorbar(x + (0.12 if lab == "valley" else -0.12), bottom + frac, yerr=[frac - ci[:, 0], ci[:, 1] - frac],
+                        fmt="none", ecolor="k", elinewidth=0.8, capsize=2)
+        bottom += frac
+    for i, a in enumerate(acts):
+        if a in PAPER:
+            ax.plot([i - 0.3, i + 0.3], [PAPER[a]["global"] / 100] * 2, "k--", lw=1.2)
+    ax.plot([], [], "k--", lw=1.2, label="paper: global fraction")
+    ax.set_xticks(x, acts)
+    ax.set_ylabel("fraction of trials")
+    ax.set_ylim(0, 1)
+    cfg = result.config
+    ax.set_title(f"Table 3: {cfg.n_trials} GD trials/activation, lr {cfg.learning_rate}, {cfg.max_steps} steps ({cfg.loss})", fontsize=9)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = Table3Config()
+    p.add_argument("--trials", type=int, default=d.n_trials, help="trials per activation (default %(default)s)")
+    p.add_argument("--steps", type=int, default=d.max_steps, help="max GD steps (default %(default)s)")
+    p.add_argument("--lr", type=float, default=d.learning_rate, help="learning rate (default %(default)s)")
+    p.add_argument("--loss", choices=nets.LOSSES, default=d.loss, help="half_sum = Eq. (1); mean = PyTorch MSELoss")
+    p.add_argument("--activations", default=",".join(d.activations), help="comma-separated names (default: the paper's five)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
+    p.add_argument("--out", default="results/table3", help="output folder (default %(default)s)")
+    p.add_argument("--checkpoint", action="store_true", help="checkpoint into the output folder; a rerun resumes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args) -> int:
+    from tqdm.auto import tqdm
+
+    cfg = Table3Config(activations=tuple(a.strip() for a in args.activations.split(",") if a.strip()), n_trials=args.trials,
+                       max_steps=args.steps, learning_rate=args.lr, loss=args.loss, seed=args.seed, dtype=args.dtype)
+    bars = {}
+    if not args.no_progress:
+        bars = {a: tqdm(total=cfg.max_steps, desc=f"{a:<16}", unit="step", leave=True, position=i) for i, a in enumerate(cfg.activations)}
+
+    def hook(act, info):
+        bar = bars.get(act)
+        if bar is not None:
+            bar.n = info["steps_done"]
+            bar.set_postfix(stopped=f"{info['n_stopped']}/{info['batch_trials']}")
+            bar.refresh()
+
+    t0 = time.perf_counter()
+    res = run_table3(cfg, progress=hook, checkpoint_dir=args.out if args.checkpoint else None)
+    for bar in bars.values():
+        bar.close()
+    paths = res.save(args.out)
+    print(res.format_table())
+    print(f"total {time.perf_counter() - t0:.2f}s; wrote {paths['json']} and {paths['png']}")
+    return 0
