@@ -17,6 +17,7 @@ Everything here is about the 0/1 *pattern* (numpy, no training):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Optional
 
@@ -162,8 +163,18 @@ def effective_masks(masks, activation="relu", *, dtype=jnp.float32) -> Cleanup:
 
     Returns:
       A ``Cleanup``.
+
+    Raises:
+      ValueError: masks that do not chain, are not 0/1, have an all-zero
+        layer, or have no path from any input to any output (the output would
+        not depend on ``X``).
     """
     m = [{k: v.copy() for k, v in layer.items()} for layer in _normalize(masks)]
+    reach = np.ones(m[-1]["W"].shape[0], bool)
+    for layer in reversed(m):
+        reach = (layer["W"].T.astype(np.int64) @ reach) > 0
+    if not reach.any():
+        raise ValueError("masks: no input has a path to an output, so the network output does not depend on X")
     L = len(m)
     zero0 = zero_at_origin(activation, dtype)
 
@@ -337,14 +348,19 @@ def polynomial_coefficients(activation) -> Optional[tuple]:
 
 def derivatives_at_zero(activation, order: int = 8) -> np.ndarray:
     """``σ^(k)(0)`` for ``k = 0 … order`` by nested ``jax.grad`` (float64 when
-    x64 is enabled, else float32)."""
-    f = get_activation(activation)
+    x64 is enabled, else float32). Cached per (activation, order, dtype)."""
     dtype = jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
+    return np.array(_derivatives(activation, int(order), jnp.dtype(dtype).name))
+
+
+@functools.lru_cache(maxsize=64)
+def _derivatives(activation, order: int, dtype: str) -> tuple:
+    f = get_activation(activation)
     out, g = [], (lambda z: f(z))
     for _ in range(order + 1):
-        out.append(float(g(jnp.zeros((), dtype))))
+        out.append(float(jax.jit(g)(jnp.zeros((), dtype))))
         g = jax.grad(g)
-    return np.array(out)
+    return tuple(out)
 
 
 def _longest_progression_start(nonzero: set, n_terms: int, max_order: int) -> Optional[tuple]:
