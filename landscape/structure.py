@@ -99,9 +99,10 @@ class Cleanup:
       unused_inputs: inputs with no path to an output (they cannot be removed;
         drop them from ``X``: the function does not depend on them).
       dead_outputs: outputs with no path from an input (constant outputs).
-      constant_nodes: ``(layer, node)`` with no input connection that were kept
-        because ``σ(0) ≠ 0`` or they have a bias (rules 3-4 do not apply: they
-        feed a constant forward).
+      constant_nodes: ``(layer, node)`` of connected neurons that no input or
+        bias reaches: they compute a constant (possible only when ``σ(0) ≠ 0``,
+        where rules 3-4 do not apply) and are kept, since removing them would
+        change the function.
       n_before, n_after: free weights (and biases) before / after.
     """
 
@@ -209,8 +210,8 @@ def effective_masks(masks, activation="relu", *, dtype=jnp.float32) -> Cleanup:
                     changed = True
         if not changed:
             break
-    constant = tuple((l, int(j)) for l in range(1, L)
-                     for j in np.flatnonzero((m[l - 1]["W"].sum(axis=1) == 0) & (out_deg(l) > 0)))
+    fwd = _forward_reach(m)  # constants: connected neurons that no input (or bias) reaches
+    constant = tuple((l, int(j)) for l in range(1, L) for j in np.flatnonzero(~fwd[l] & (out_deg(l) > 0)))
     eff = effective_neurons(m)
     return Cleanup(masks=_like(m, masks), removals=tuple(removals), passes=passes,
                    unused_inputs=np.flatnonzero(~eff[0]), dead_outputs=np.flatnonzero(~eff[-1]),
@@ -218,6 +219,17 @@ def effective_masks(masks, activation="relu", *, dtype=jnp.float32) -> Cleanup:
 
 
 # ----------------------------------------------------------------------------- Definition 1
+
+
+def _forward_reach(m) -> list:
+    """Neurons reached from an input or a bias, per layer (inputs first)."""
+    fwd = [np.ones(m[0]["W"].shape[1], bool)]
+    for layer in m:
+        f = (layer["W"].astype(np.int64) @ fwd[-1]) > 0
+        if "b" in layer:
+            f |= layer["b"]
+        fwd.append(f)
+    return fwd
 
 
 def effective_neurons(masks) -> tuple:
@@ -229,12 +241,7 @@ def effective_neurons(masks) -> tuple:
       ``L + 1`` bool arrays: inputs ``(d_x,)``, hidden layers, outputs ``(d_y,)``.
     """
     m = _normalize(masks)
-    fwd = [np.ones(m[0]["W"].shape[1], bool)]
-    for layer in m:
-        f = (layer["W"].astype(np.int64) @ fwd[-1]) > 0
-        if "b" in layer:
-            f |= layer["b"]
-        fwd.append(f)
+    fwd = _forward_reach(m)
     bwd = [np.ones(m[-1]["W"].shape[0], bool)]
     for layer in reversed(m):
         bwd.insert(0, (layer["W"].T.astype(np.int64) @ bwd[0]) > 0)
@@ -548,12 +555,14 @@ def check_theorems(masks, activation, X=None, *, dtype=jnp.float32) -> tuple:
     if Xe is None:
         orth = _cond("Z_i Z_jᵀ = 0 for i ≠ j", None, "no data given")
     else:
-        worst = 0.0
-        for i in range(dec.s):
-            for j in range(i + 1, dec.s):
-                G = dec.Z[i] @ dec.Z[j].T
-                worst = max(worst, float(np.abs(G).max() / (np.linalg.norm(dec.Z[i]) * np.linalg.norm(dec.Z[j]) + 1e-300)))
-        orth = _cond("Z_i Z_jᵀ = 0 for i ≠ j", worst <= 1e-10, f"max |Z_i Z_jᵀ| / (‖Z_i‖‖Z_j‖) = {worst:.3g} (tolerance 1e-10)")
+        # Every block Z_i Z_jᵀ is a block of C = X Xᵀ: rows of pattern i, columns of pattern j.
+        # Entry (a, b) appears in some block with i ≠ j iff count_a·count_b > #{i : a, b ∈ P_i}.
+        P = dec.patterns.astype(np.int64)
+        count = P.sum(axis=0)
+        cross = np.outer(count, count) - P.T @ P > 0
+        C = Xe.astype(np.float64) @ Xe.T.astype(np.float64)
+        worst = float(np.abs(C[cross]).max() / np.abs(np.diag(C)).max()) if cross.any() else 0.0
+        orth = _cond("Z_i Z_jᵀ = 0 for i ≠ j", worst <= 1e-10, f"max |entry of Z_i Z_jᵀ, i ≠ j| / max_a ‖x_a‖² = {worst:.3g} (tolerance 1e-10)")
     dy1 = _cond("d_y = 1", d_y == 1, f"d_y = {d_y}")
     rest_dense = _cond("only the first layer sparse", all(layer["W"].all() for layer in m[1:]),
                        f"densities {[round(x, 4) for x in densities(c.masks)]}")

@@ -60,7 +60,8 @@ def test_figure6_bias_and_sigma0_caveat():
     assert {r.rule for r in c.removals} == {"zero out-degree I", "zero out-degree II"}
     c2 = S.effective_masks(FIG6, "sigmoid")
     assert {r.rule for r in c2.removals} == {"zero out-degree I", "zero out-degree II"}
-    assert (1, 3) in c2.constant_nodes and (2, 3) in c2.constant_nodes
+    # h(1)_4, h(2)_4 output σ(0) = ½; h(2)_3 is fed only by h(1)_4: all three are constants.
+    assert set(c2.constant_nodes) == {(1, 3), (2, 2), (2, 3)}
 
 
 def test_cleanup_idempotent():
@@ -117,7 +118,7 @@ def test_cleaned_random_network_is_effective_and_same_function(data):
         return
     c = S.effective_masks(masks, act)
     # Every neuron that keeps a connection lies on an input -> output path (Definition 1),
-    # except constant neurons kept because σ(0) ≠ 0.
+    # except constant neurons (only reached from neurons that output σ(0) ≠ 0).
     eff, iso = S.effective_neurons(c.masks), S.isolated_neurons(c.masks)
     const = {(l, j) for l, j in c.constant_nodes}
     for l in range(1, len(masks)):
