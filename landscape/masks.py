@@ -299,7 +299,7 @@ def from_flax(tree) -> tuple:
     Returns:
       ``({"W": (out, in)[, "b": (out,)]}, ...)``.
     """
-    if "params" in tree and isinstance(tree["params"], dict) or hasattr(tree.get("params", None), "keys"):
+    if hasattr(tree.get("params"), "keys"):
         tree = tree["params"]
     layers = []
     for name in _layer_order(list(tree.keys())):
