@@ -15,6 +15,8 @@ COMMANDS = {
     "table3": "landscape.experiments.table3",
     "fig3": "landscape.experiments.deep_linear",
     "fig4": "landscape.experiments.deep_nonlinear",
+    "fig5": "landscape.experiments.valley_slice",
+    "property-p": "landscape.experiments.property_p_demo",
 }
 """Sub-command name -> module (imported only when that command runs)."""
 
@@ -51,7 +53,11 @@ def main(argv=None) -> int:
 
         jax.config.update("jax_enable_x64", True)
     enable_compilation_cache()
-    return int(args._module.main(args) or 0)
+    try:
+        return int(args._module.main(args) or 0)
+    except ValueError as e:  # bad input: one clear line, no traceback
+        print(f"landscape {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -372,9 +372,10 @@ def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, micro:
             return step(s, X, Y, masks), None
 
         def outer(s, _):
+            theta_t = s["params"]
             s = step(s, X, Y, masks)
-            # L(θ_t) at this stride's first step t (before its update), and θ_t.
-            rec = (s["loss"], s["params"]) if cfg.history_params else s["loss"]
+            # L(θ_t) at this stride's first step t (computed before its update), and θ_t.
+            rec = (s["loss"], theta_t) if cfg.history_params else s["loss"]
             if stride > 1:
                 s, _ = jax.lax.scan(inner, s, None, length=stride - 1)
             return s, rec

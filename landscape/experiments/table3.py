@@ -21,10 +21,11 @@ import os
 import time
 from typing import Callable, Optional
 
+import jax
 import numpy as np
 from scipy import stats
 
-from landscape import nets, trials
+from landscape import curvature, nets, solutions, trials
 from landscape.theory import Theorem6, theorem6_global_min, w_from_params
 
 ACTIVATIONS = ("shifted_sigmoid", "tanh", "leaky_relu", "elu", "relu")
@@ -133,37 +134,53 @@ def classify(cfg: Table3Config, w: np.ndarray, loss_half: np.ndarray, grad_half:
     return labels.astype(str)
 
 
-def group_solutions(outputs: np.ndarray, losses: np.ndarray, labels: np.ndarray, tol: float) -> list:
-    """Groups end points into distinct solutions. All ``global`` points are one
-    solution and all ``valley`` points another (each is one connected set of
-    minimisers); ``other`` points are the same solution when their outputs are
-    within ``tol`` in every entry and their losses within ``tol`` (greedy, in
-    order of increasing loss, against each group's first member). Unconverged
-    and diverged points are left out.
+def distinct_solutions(cfg: Table3Config, net, params, labels: np.ndarray, loss_half: np.ndarray,
+                       grad_half: np.ndarray) -> list:
+    """The distinct solutions among the end points.
+
+    All ``global`` points are one solution and all ``valley`` points another
+    (each a connected set of minimisers); ``other`` points are grouped by
+    ``solutions.group_solutions`` (network outputs within ``solution_tol`` in
+    every entry, losses within ``solution_tol``). Unconverged and diverged
+    points are left out.
 
     Returns:
-      A list of dicts ``{"loss", "count", "label", "output", "members"}``,
-      sorted by loss.
+      Dicts ``{"loss", "count", "label", "members", "representative"}`` sorted
+      by loss; the representative is the member with the smallest gradient.
     """
-    keep = np.flatnonzero(np.isin(labels, ("global", "valley", "other")))
-    keep = keep[np.argsort(losses[keep], kind="stable")]
-    groups = []
-    for i in keep:
-        for g in groups:
-            j = g["members"][0]
-            if labels[i] != labels[j]:
-                continue
-            if labels[i] != "other" or (abs(losses[i] - losses[j]) <= tol and np.max(np.abs(outputs[i] - outputs[j])) <= tol):
-                g["members"].append(int(i))
-                break
-        else:
-            groups.append({"members": [int(i)]})
+    thm = Theorem6(*cfg.y)
+    groups = [np.flatnonzero(labels == lab) for lab in ("global", "valley")]
+    other = np.flatnonzero(labels == "other")
+    if other.size:
+        sub = jax.tree.map(lambda p: np.asarray(p)[other], params)
+        g = solutions.group_solutions(net, thm.X, thm.Y, thm.masks(), sub, out_tol=cfg.solution_tol,
+                                      loss_tol=cfg.solution_tol, kind=cfg.loss, dtype=np.asarray(loss_half).dtype
+                                      if jax.config.read("jax_enable_x64") else np.float32)
+        groups += [other[g.group == k] for k in range(g.n_groups)]
     out = []
-    for g in groups:
-        m = np.array(g["members"])
-        out.append({"loss": float(np.median(losses[m])), "count": int(m.size), "label": str(labels[m[0]]),
-                    "output": np.round(np.median(outputs[m], axis=0), 4).tolist(), "members": m.tolist()})
-    return out
+    for m in groups:
+        if m.size:
+            out.append({"loss": float(np.median(loss_half[m])), "count": int(m.size), "label": str(labels[m[0]]),
+                        "members": m.tolist(), "representative": int(m[np.argmin(grad_half[m])])})
+    return sorted(out, key=lambda s: s["loss"])
+
+
+def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, gtol: float = 1e-3,
+                     eig_atol: float = 1e-4) -> None:
+    """Adds ``"curvature"`` (``curvature.classify`` at the representative: not
+    critical / saddle / flat minimum with its number of flat directions /
+    strict minimum; exact 8×8 Hessian on the free weights) to every solution.
+    Tolerances: gradient ≤ ``gtol``; an eigenvalue is zero when ≤ ``eig_atol``.
+    The Hessian does not see ReLU's kinks: read ReLU labels with that in mind."""
+    thm = Theorem6(*cfg.y)
+    net = thm.net(activation)
+    dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
+    f, space = curvature.masked_objective(net, thm.X, thm.Y, thm.masks(), kind="half_sum", dtype=dtype)
+    for s in sols:
+        p = jax.tree.map(lambda a: np.asarray(a, dtype)[s["representative"]], params)
+        c = curvature.classify(f, space.flatten(nets.apply_masks(p, space.masks), check=False), gtol=gtol, eig_atol=eig_atol)
+        s["curvature"] = c.label
+        s["n_flat"] = int(c.to_dict().get("n_flat") or 0)
 
 
 @dataclasses.dataclass
@@ -188,7 +205,7 @@ class ActivationResult:
                 "fractions": {k: v / n for k, v in counts.items()},
                 "wilson95": {k: list(wilson(v, n)) for k, v in counts.items()},
                 "n_solutions": len(self.solutions),
-                "solutions": [{k: s[k] for k in ("loss", "count", "label", "output")} for s in self.solutions],
+                "solutions": [{k: v for k, v in s.items() if k != "members"} for s in self.solutions],
                 "engine_status": self.trials.status_counts(), "seconds": self.seconds,
                 "paper": PAPER.get(self.activation)}
 
@@ -237,8 +254,10 @@ class Table3Result:
                          f"{c['other']:>7}{c['unconverged']:>8}{c['diverged']:>8}{len(r.solutions):>6}{paper:>12}{r.seconds:>7.2f}s")
         lines.append("[lo,hi]: Wilson 95% interval of the fraction. paper: the paper's counts out of 100.")
         for a, r in self.results.items():
-            if len(r.solutions) > 2:
-                sol = ", ".join(f"{s['count']}x L={s['loss']:.4g} ({s['label']})" for s in r.solutions)
+            if len(r.solutions) > 2 or any("curvature" in s for s in r.solutions):
+                sol = ", ".join(f"{s['count']}x L={s['loss']:.4g} ({s['label']}"
+                                + (f"; {s['curvature']}" + (f", {s['n_flat']} flat" if s["n_flat"] else "") if "curvature" in s else "")
+                                + ")" for s in r.solutions)
                 lines.append(f"{a} distinct solutions ({len(r.solutions)}): {sol}")
         if "relu" in self.results:
             lines.append(f"paper, relu: {PAPER['relu']['n_solutions']} distinct solutions with counts {PAPER['relu']['solution_counts']}")
@@ -257,18 +276,10 @@ def run_activation(cfg: Table3Config, activation: str, global_min: float,
     scale = 1.0 if cfg.loss == "half_sum" else thm.Y.size / 2.0  # mean -> half_sum units
     loss_half = res.loss.astype(np.float64) * scale
     grad_half = res.grad_norm.astype(np.float64) * scale
-    w = np.asarray(w_from_params(res.params), np.float64)
+    w = w_from_params(jax.tree.map(np.asarray, res.params)).astype(np.float64)
     labels = classify(cfg, w, loss_half, grad_half, res.status, global_min)
-    outputs = np.asarray(_outputs(net, res.params, thm), np.float64).reshape(cfg.n_trials, -1)
-    sols = group_solutions(outputs, loss_half, labels, cfg.solution_tol)
+    sols = distinct_solutions(cfg, net, res.params, labels, loss_half, grad_half)
     return ActivationResult(activation, res, labels, loss_half, sols, seconds)
-
-
-def _outputs(net, params, thm):
-    import jax
-
-    X = np.asarray(thm.X, np.asarray(params[0]["W"]).dtype)
-    return jax.vmap(lambda p: nets.apply(net, p, X))(params)
 
 
 def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[str, dict], None]] = None,
@@ -351,6 +362,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
     p.add_argument("--out", default="results/table3", help="output folder (default %(default)s)")
     p.add_argument("--checkpoint", action="store_true", help="checkpoint into the output folder; a rerun resumes")
+    p.add_argument("--curvature", action="store_true",
+                   help="label each distinct solution by its Hessian: saddle / flat minimum (n flat directions) / strict minimum")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -374,6 +387,9 @@ def main(args) -> int:
     res = run_table3(cfg, progress=hook, checkpoint_dir=args.out if args.checkpoint else None)
     for bar in bars.values():
         bar.close()
+    if args.curvature:
+        for a, r in res.results.items():
+            curvature_labels(cfg, a, r.trials.params, r.solutions)
     paths = res.save(args.out)
     print(res.format_table())
     print(f"total {time.perf_counter() - t0:.2f}s; wrote {paths['json']} and {paths['png']}")

@@ -1,0 +1,61 @@
+"""Time per 1,000 path points: loss along a Theorem 4 path of a width-400 SD tanh net.
+
+Compares lax.map batch sizes (1 = one point at a time, larger = vmapped batches)
+side by side, float64 and float32. Run:
+
+    PYTHONPATH=$PWD python benchmarks/bench_paths.py [--points 2000] [--repeats 5]
+"""
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscape import nets, paths
+from landscape import property_p as pp
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--points", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--d", type=int, default=100)
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--p", type=int, default=400)
+    args = ap.parse_args()
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(0)
+    d, n, p = args.d, args.n, args.p
+    mask = (rng.random((p, d)) < 0.1).astype(np.float64)
+    mask[np.arange(p), rng.integers(0, d, p)] = 1
+    X, Y = rng.normal(size=(d, n)), rng.normal(size=(10, n))
+    net = nets.MLP((d, p, 10), "tanh")
+    masks = ({"W": mask}, {"W": np.ones((10, p))})
+    params = nets.init(jax.random.key(0), net, masks, dtype=jnp.float64)
+    t = time.perf_counter()
+    path = pp.theorem4_path(net, params, X, Y, masks)
+    print(f"construct: {time.perf_counter() - t:.3f} s, {path.num_segments} segment(s)")
+    s = np.linspace(0, path.num_segments, args.points)
+    print(f"backend {jax.default_backend()}, default batch size {paths.default_batch_size(path)}")
+    for dtype in (jnp.float64, jnp.float32):
+        pth = paths.Path(path.net, jax.tree.map(lambda a: a.astype(dtype), path.points), path.labels,
+                         path.X.astype(dtype), path.Y.astype(dtype), path.masks, path.infimum)
+        for bs in (1, 8, 64):
+            paths.loss_at(pth, s[:1024], batch_size=bs)  # compile
+            times = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                paths.loss_at(pth, s, batch_size=bs)
+                times.append(time.perf_counter() - t)
+            med = float(np.median(times))
+            print(f"{jnp.dtype(dtype).name} batch_size={bs:3d}: median {med:.3f} s for {args.points} points "
+                  f"= {1000 * med / args.points:.3f} s per 1,000 points")
+    t = time.perf_counter()
+    rep = paths.verify(path)
+    print(f"verify (float64, default n=64, refine=3): {time.perf_counter() - t:.3f} s, {rep.s.size} points; {rep}")
+
+
+if __name__ == "__main__":
+    main()

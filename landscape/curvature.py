@@ -1,0 +1,407 @@
+"""Curvature on the free (unmasked) coordinates: Hessian, Lanczos, Hutchinson, SLQ.
+
+A masked network's loss is a function of its ``k`` free weights only. Everything
+here works on that vector ``z`` of shape ``(k,)``:
+
+    f, space = masked_objective(net, X, Y, masks)   # f: (k,) -> scalar
+    z = space.flatten(params)                        # params -> (k,)
+    H = hessian(f, z)                                # (k, k), small nets
+    lanczos_extremes(f, z, num_steps=100)            # (λ_min, λ_max), any size
+    classify(f, z)                                   # not critical / saddle / ...
+
+Masked entries never enter: the Hessian is ``k × k``, not ``N × N`` with zero
+rows (whose zero eigenvalues would read as spurious flat directions).
+
+Any ``f: (k,) -> scalar`` works (e.g. a 2D test surface), not only networks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from scipy import linalg as sla
+
+from landscape import nets
+from landscape.nets import MLP
+
+# ----------------------------------------------------------------------------- free coordinates
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FreeSpace:
+    """The unmasked coordinates of a params pytree, as one flat vector.
+
+    Attributes:
+      index: ``(k,)`` positions of the free entries in ``ravel_pytree`` order.
+      n_total: number of entries of the full params pytree (masked included).
+      unravel: flat ``(n_total,)`` vector -> params pytree (in ``dtype``).
+      masks: the masks pytree.
+      dtype: float dtype of the coordinates.
+    """
+
+    index: np.ndarray
+    n_total: int
+    unravel: Callable
+    masks: tuple
+    dtype: np.dtype
+
+    @property
+    def size(self) -> int:
+        """``k``, the number of free coordinates."""
+        return int(self.index.shape[0])
+
+    def flatten(self, params, *, check: bool = True) -> jax.Array:
+        """Params pytree -> ``(k,)`` free coordinates.
+
+        Raises:
+          ValueError: (with ``check``) ``params`` has the wrong structure or
+            non-zero entries where the masks are 0 (a point of another masked
+            subspace).
+        """
+        flat, _ = ravel_pytree(jax.tree.map(lambda p: jnp.asarray(p, self.dtype), tuple(params)))
+        if flat.shape[0] != self.n_total:
+            raise ValueError(f"params: expected {self.n_total} entries in the masks' structure, got {flat.shape[0]}")
+        if check:
+            free = np.zeros(self.n_total, bool)
+            free[self.index] = True
+            off = np.asarray(flat)[~free]
+            if np.any(off != 0):
+                raise ValueError(f"params: {int(np.count_nonzero(off))} entries are non-zero where the masks are 0; "
+                                 "the point does not lie in this masked subspace (different masks?)")
+        return flat[self.index]
+
+    def unflatten(self, z: jax.Array):
+        """``(k,)`` free coordinates -> params pytree (masked entries exactly 0)."""
+        full = jnp.zeros((self.n_total,), z.dtype).at[self.index].set(z)
+        return self.unravel(full)
+
+
+def free_space(net: MLP, masks=None, dtype=jnp.float32) -> FreeSpace:
+    """The ``FreeSpace`` of ``net`` under ``masks`` (``None``: dense)."""
+    dtype = np.dtype(dtype)
+    masks = nets.dense_masks(net, dtype) if masks is None else nets.check_masks(net, masks)
+    template = jax.tree.map(lambda m: np.zeros(np.shape(m), dtype), tuple(masks))
+    _, unravel = ravel_pytree(template)
+    mflat = np.concatenate([np.asarray(m).ravel() for m in jax.tree.leaves(tuple(masks))])
+    return FreeSpace(index=np.nonzero(mflat)[0], n_total=int(mflat.size), unravel=unravel, masks=tuple(masks), dtype=dtype)
+
+
+def masked_objective(net: MLP, X, Y, masks=None, *, kind: str = "half_sum", dtype=jnp.float32) -> tuple:
+    """The loss as a function of the free coordinates.
+
+    Args:
+      net: the network.
+      X: ``(d_x, n)`` data; Y: ``(d_y, n)`` targets.
+      masks: 0/1 masks (``None``: dense).
+      kind: ``"half_sum"`` (½‖f(X) − Y‖_F², Eq. 1) or ``"mean"``.
+      dtype: float dtype of data and coordinates (float64 needs x64 enabled).
+
+    Returns:
+      ``(f, space)``: ``f(z)`` maps ``(k,)`` free coordinates to the scalar loss;
+      ``space`` converts between params pytrees and ``z``.
+    """
+    if kind not in nets.LOSSES:
+        raise ValueError(f"kind: unknown loss {kind!r}; expected one of {nets.LOSSES}")
+    space = free_space(net, masks, dtype)
+    X, Y = nets.check_data(net, X, Y)
+    X, Y = jnp.asarray(X, space.dtype), jnp.asarray(Y, space.dtype)
+
+    def f(z):
+        # unflatten already puts exact zeros at masked entries: no apply_masks needed.
+        return nets.loss(net, space.unflatten(z), X, Y, None, kind)
+
+    return f, space
+
+
+# ----------------------------------------------------------------------------- derivatives
+
+
+def hessian(f: Callable, z: jax.Array) -> jax.Array:
+    """The dense ``(k, k)`` Hessian of ``f`` at ``z`` (symmetrised). For small ``k``."""
+    H = jax.hessian(f)(z)
+    return 0.5 * (H + H.T)
+
+
+def hvp(f: Callable, z: jax.Array, v: jax.Array) -> jax.Array:
+    """Hessian-vector product ``∇²f(z) v`` (forward-over-reverse), ``(k,)``."""
+    return jax.jvp(jax.grad(f), (z,), (v,))[1]
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _lanczos(f, z, v0, num_steps: int, reorthogonalize: bool):
+    k = z.shape[0]
+    matvec = jax.linearize(jax.grad(f), z)[1]  # linearise once, reuse for every step
+    v0 = v0 / jnp.linalg.norm(v0)
+    V = jnp.zeros((num_steps, k), z.dtype)
+
+    def body(j, carry):
+        V, v, v_prev, b_prev, alphas, betas = carry
+        V = V.at[j].set(v)
+        w = matvec(v)
+        a = jnp.vdot(w, v)
+        w = w - a * v - b_prev * v_prev
+        if reorthogonalize:  # full, twice ("twice is enough"): keeps Ritz values free of ghosts
+            w = w - V.T @ (V @ w)
+            w = w - V.T @ (V @ w)
+        b = jnp.linalg.norm(w)
+        ok = b > 0
+        v_next = jnp.where(ok, w / jnp.where(ok, b, 1.0), 0.0)
+        return V, v_next, v, b, alphas.at[j].set(a), betas.at[j].set(b)
+
+    init = (V, v0, jnp.zeros_like(v0), jnp.zeros((), z.dtype), jnp.zeros(num_steps, z.dtype), jnp.zeros(num_steps, z.dtype))
+    _, _, _, _, alphas, betas = jax.lax.fori_loop(0, num_steps, body, init)
+    return alphas, betas
+
+
+@dataclasses.dataclass
+class LanczosResult:
+    """Ritz values of ``∇²f(z)`` from one Lanczos run.
+
+    Attributes:
+      ritz_values: ``(m,)`` ascending eigenvalues of the tridiagonal matrix ``T``
+        (``m ≤ num_steps``: the run stops at an invariant subspace).
+      weights: ``(m,)`` squared first components of ``T``'s eigenvectors
+        (the quadrature weights of SLQ; they sum to 1).
+      alphas, betas: the diagonal ``(m,)`` and off-diagonal ``(m-1,)`` of ``T``.
+    """
+
+    ritz_values: np.ndarray
+    weights: np.ndarray
+    alphas: np.ndarray
+    betas: np.ndarray
+
+    @property
+    def min(self) -> float:
+        return float(self.ritz_values[0])
+
+    @property
+    def max(self) -> float:
+        return float(self.ritz_values[-1])
+
+
+def lanczos(f: Callable, z, *, num_steps: int = 100, key: Optional[jax.Array] = None, v0=None,
+            reorthogonalize: bool = True) -> LanczosResult:
+    """Lanczos on the Hessian of ``f`` at ``z``, from Hessian-vector products only.
+
+    Memory is ``num_steps × k`` (the Krylov basis, kept for full
+    re-orthogonalisation); without ``reorthogonalize`` the extreme Ritz values
+    are still right but copies ("ghosts") of them appear.
+
+    Args:
+      f: ``(k,) -> scalar``.
+      z: ``(k,)`` point.
+      num_steps: Krylov dimension (clipped to ``k``), >= 1.
+      key: PRNG key for the random start vector (default ``key(0)``).
+      v0: explicit ``(k,)`` start vector instead of ``key``.
+      reorthogonalize: full re-orthogonalisation against the basis.
+
+    Returns:
+      A ``LanczosResult``; every Ritz value lies in ``[λ_min, λ_max]`` of the
+      Hessian, and the extreme ones converge first.
+    """
+    z = jnp.asarray(z)
+    k = int(z.shape[0])
+    if isinstance(num_steps, bool) or int(num_steps) < 1:
+        raise ValueError(f"num_steps: expected an integer >= 1, got {num_steps!r}")
+    m = min(int(num_steps), k)
+    if v0 is None:
+        v0 = jax.random.normal(jax.random.key(0) if key is None else key, (k,), z.dtype)
+    v0 = jnp.asarray(v0, z.dtype)
+    if v0.shape != (k,) or not bool(jnp.linalg.norm(v0) > 0):
+        raise ValueError(f"v0: expected a non-zero vector of shape ({k},)")
+    alphas, betas = (np.asarray(a, np.float64) for a in _lanczos(f, z, v0, m, bool(reorthogonalize)))
+    # Stop at the first (numerically) zero beta: an invariant subspace was found.
+    scale = max(np.max(np.abs(alphas)), np.max(np.abs(betas)), 1e-300)
+    eps = np.finfo(np.dtype(z.dtype)).eps
+    small = np.nonzero(betas[:-1] <= 10 * eps * scale * np.sqrt(k))[0]
+    n = int(small[0]) + 1 if small.size else m
+    a, b = alphas[:n], betas[: n - 1]
+    theta, S = sla.eigh_tridiagonal(a, b) if n > 1 else (a.copy(), np.ones((1, 1)))
+    return LanczosResult(ritz_values=theta, weights=S[0] ** 2, alphas=a, betas=b)
+
+
+def lanczos_extremes(f: Callable, z, *, num_steps: int = 100, key=None) -> tuple:
+    """``(λ_min, λ_max)`` of ``∇²f(z)`` estimated by ``num_steps`` Lanczos steps."""
+    r = lanczos(f, z, num_steps=num_steps, key=key)
+    return r.min, r.max
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _hutchinson(f, z, key, num_samples):
+    matvec = jax.linearize(jax.grad(f), z)[1]
+    vs = jax.random.rademacher(key, (num_samples,) + z.shape, z.dtype)
+    return jax.lax.map(lambda v: jnp.vdot(v, matvec(v)), vs)
+
+
+def hutchinson_trace(f: Callable, z, *, num_samples: int = 100, key=None) -> tuple:
+    """Hutchinson's estimate of ``tr ∇²f(z)`` with Rademacher probes.
+
+    Returns:
+      ``(estimate, standard_error)``: the mean of ``vᵀHv`` over the probes and
+      its standard error (``std / √num_samples``; unbiased for any ``H``).
+    """
+    if isinstance(num_samples, bool) or int(num_samples) < 2:
+        raise ValueError(f"num_samples: expected an integer >= 2, got {num_samples!r}")
+    z = jnp.asarray(z)
+    s = np.asarray(_hutchinson(f, z, jax.random.key(0) if key is None else key, int(num_samples)), np.float64)
+    return float(s.mean()), float(s.std(ddof=1) / np.sqrt(s.size))
+
+
+@dataclasses.dataclass
+class SpectralDensity:
+    """Stochastic Lanczos quadrature estimate of the Hessian's eigenvalue density.
+
+    Attributes:
+      nodes: ``(probes, m)`` Ritz values of each probe (NaN-padded).
+      weights: ``(probes, m)`` their quadrature weights (0-padded; each row sums to 1).
+      grid: ``(g,)`` eigenvalue grid.
+      density: ``(g,)`` Gaussian-smoothed density on ``grid`` (integrates to ≈ 1).
+      sigma: the Gaussian width used.
+    """
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    grid: np.ndarray
+    density: np.ndarray
+    sigma: float
+
+    def to_dict(self) -> dict:
+        return {k: np.asarray(v).tolist() for k, v in dataclasses.asdict(self).items()}
+
+
+def spectral_density(f: Callable, z, *, num_probes: int = 8, num_steps: int = 80, key=None, grid_size: int = 512,
+                     sigma: Optional[float] = None) -> SpectralDensity:
+    """Eigenvalue density of ``∇²f(z)`` by stochastic Lanczos quadrature (Ubaru et al. 2017).
+
+    Each probe ``v`` (Rademacher) gives nodes ``θ_j`` and weights ``τ_j²`` with
+    ``vᵀ g(H) v / k ≈ Σ_j τ_j² g(θ_j)``; the density is the average over probes
+    of ``Σ_j τ_j² N(λ; θ_j, σ²)``.
+
+    Args:
+      sigma: Gaussian width; default 1% of the spectral range found.
+    """
+    if isinstance(num_probes, bool) or int(num_probes) < 1:
+        raise ValueError(f"num_probes: expected an integer >= 1, got {num_probes!r}")
+    z = jnp.asarray(z)
+    keys = jax.random.split(jax.random.key(0) if key is None else key, int(num_probes))
+    runs = [lanczos(f, z, num_steps=num_steps, v0=jax.random.rademacher(kk, z.shape, z.dtype)) for kk in keys]
+    m = max(r.ritz_values.size for r in runs)
+    nodes = np.full((len(runs), m), np.nan)
+    weights = np.zeros((len(runs), m))
+    for i, r in enumerate(runs):
+        nodes[i, : r.ritz_values.size] = r.ritz_values
+        weights[i, : r.weights.size] = r.weights
+    lo, hi = np.nanmin(nodes), np.nanmax(nodes)
+    span = max(hi - lo, 1e-12 * max(1.0, abs(hi)))
+    sigma = 0.01 * span if sigma is None else float(sigma)
+    if not sigma > 0:
+        raise ValueError(f"sigma: expected > 0, got {sigma}")
+    grid = np.linspace(lo - 5 * sigma, hi + 5 * sigma, int(grid_size))
+    x = np.nan_to_num(nodes, nan=0.0)
+    g = np.exp(-0.5 * ((grid[None, None, :] - x[..., None]) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+    density = np.einsum("pm,pmg->g", weights, g) / len(runs)
+    return SpectralDensity(nodes=nodes, weights=weights, grid=grid, density=density, sigma=sigma)
+
+
+# ----------------------------------------------------------------------------- classification
+
+LABELS = ("not_critical", "saddle", "local_maximum", "flat_minimum", "strict_minimum")
+
+
+@dataclasses.dataclass
+class CriticalPoint:
+    """What kind of point ``z`` is, with the numbers behind the label.
+
+    Attributes:
+      label: one of ``LABELS``:
+        ``"not_critical"``: ``‖∇f‖₂ > gtol``;
+        ``"saddle"``: some eigenvalue ``< −eig_tol`` and some ``> +eig_tol``... or
+        zero (a negative direction exists, so it is not a minimum);
+        ``"local_maximum"``: every eigenvalue ``< −eig_tol``;
+        ``"flat_minimum"``: no eigenvalue ``< −eig_tol`` and ``n_flat ≥ 1`` within
+        ``±eig_tol`` (second-order necessary conditions hold; the flat directions
+        are not resolved by second order);
+        ``"strict_minimum"``: every eigenvalue ``> eig_tol`` (a certified strict
+        local minimum up to the tolerances).
+      grad_norm: ``‖∇f(z)‖₂``.
+      n_params: ``k``, free coordinates.
+      n_negative, n_flat, n_positive: eigenvalue counts (``None`` from Lanczos,
+        which only resolves the extremes).
+      min_eig, max_eig: extreme Hessian eigenvalues.
+      eig_tol: the zero band actually used, ``max(eig_atol, eig_rtol·max|λ|)``.
+      gtol: gradient tolerance.
+      method: ``"dense"`` (``eigh``) or ``"lanczos"``.
+    """
+
+    label: str
+    grad_norm: float
+    n_params: int
+    n_negative: Optional[int]
+    n_flat: Optional[int]
+    n_positive: Optional[int]
+    min_eig: float
+    max_eig: float
+    eig_tol: float
+    gtol: float
+    method: str
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def classify(f: Callable, z, *, gtol: float = 1e-4, eig_atol: float = 1e-4, eig_rtol: float = 1e-8,
+             dense_max: int = 2000, num_steps: int = 100, key=None) -> CriticalPoint:
+    """Classifies ``z`` as not critical / saddle / maximum / flat minimum / strict minimum.
+
+    Tolerances (see docs/connectivity.md): a point is critical when
+    ``‖∇f(z)‖₂ ≤ gtol``; an eigenvalue counts as zero when
+    ``|λ| ≤ eig_tol = max(eig_atol, eig_rtol·max|λ|)``. ``eig_atol`` defaults to
+    the same value as ``gtol`` because a point a distance ``δ`` from an exact critical point has
+    gradient ``~ λ δ`` and its flat eigenvalues move by ``~ ‖∇³f‖ δ``: curvature
+    that small is not resolved by a point found to that gradient tolerance.
+
+    Args:
+      f: ``(k,) -> scalar``; z: ``(k,)`` point (use float64 for trained points).
+      dense_max: use a dense ``eigh`` when ``k ≤ dense_max``, else Lanczos
+        extremes (``num_steps`` steps), which give ``min_eig``/``max_eig`` only.
+    """
+    if not gtol >= 0 or not eig_atol >= 0 or not eig_rtol >= 0:
+        raise ValueError(f"gtol, eig_atol, eig_rtol: expected >= 0, got {gtol}, {eig_atol}, {eig_rtol}")
+    z = jnp.asarray(z)
+    if z.ndim != 1:
+        raise ValueError(f"z: expected a flat (k,) vector, got shape {z.shape}")
+    g = np.asarray(jax.jit(jax.grad(f))(z), np.float64)
+    if not np.all(np.isfinite(g)):
+        raise ValueError("z: the gradient is not finite there")
+    gnorm = float(np.linalg.norm(g))
+    k = int(z.shape[0])
+    if k <= dense_max:
+        lam = np.linalg.eigvalsh(np.asarray(jax.jit(functools.partial(hessian, f))(z), np.float64))
+        method = "dense"
+    else:
+        r = lanczos(f, z, num_steps=num_steps, key=key)
+        lam = np.array([r.min, r.max])
+        method = "lanczos"
+    tol = max(float(eig_atol), float(eig_rtol) * float(np.max(np.abs(lam))))
+    neg, pos = int(np.sum(lam < -tol)), int(np.sum(lam > tol))
+    flat = lam.size - neg - pos
+    if gnorm > gtol:
+        label = "not_critical"
+    elif neg and neg == lam.size and method == "dense":
+        label = "local_maximum"
+    elif neg:
+        label = "saddle"
+    elif pos == lam.size:
+        label = "strict_minimum"
+    else:
+        label = "flat_minimum"
+    counts = (neg, flat, pos) if method == "dense" else (None, None, None)
+    return CriticalPoint(label=label, grad_norm=gnorm, n_params=k, n_negative=counts[0], n_flat=counts[1],
+                         n_positive=counts[2], min_eig=float(lam[0]), max_eig=float(lam[-1]), eig_tol=tol,
+                         gtol=float(gtol), method=method)

@@ -1,0 +1,270 @@
+"""Figure 5: the (a, t) slice through the Theorem 6 spurious valley, and the
+trajectory picture (one Table 3 trial ending in the valley, one at the global
+minimum, on their PCA plane).
+
+The slice is ``(a, t) ↦ t·θ̃(a) + (1 − t)·θ(a, b)`` (Section 6.3, Figure 5):
+``θ(a, b)`` is the valley point of the proof of Theorem 6 (loss ``y4²/2``),
+``θ̃(a)`` the better point (loss ``y1² y3² / (2 (y2 + y3)²)``); the red line is
+the valley ``t = 0``, ``b = 10``, ``a > 0``. Loss is the paper's ½-sum (Eq. 1).
+
+Example:
+  landscape fig5 --activations tanh leaky_relu --out results/fig5
+  landscape fig5 --activations elu --trajectories
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscape import nets, slices, theory, trials
+from landscape.activations import activation_name, get_activation
+from landscape.theory import Theorem6
+
+VALLEY_STYLE = {"valley": {"color": "red", "lw": 2.5, "label": "valley θ(a, b)"}}
+
+
+def sigma_inverse(activation, value, *, zmax: float = 1e4, n_grid: int = 256, iters: int = 64):
+    """A ``z`` with ``σ(z) = value``, traceable (jit/vmap); NaN if none.
+
+    As ``theory.invert``: the first sign change of ``σ(z) − value`` on a log grid
+    of ``[0, zmax]`` is refined by bisection, then ``[-zmax, 0]`` if none.
+
+    Args:
+      activation: name or callable.
+      value: scalar (use ``jax.vmap`` for arrays).
+      zmax: search range; n_grid: log-grid points per side; iters: bisections.
+    """
+    sigma = get_activation(activation)
+    value = jnp.asarray(value)
+    g = jnp.concatenate([jnp.zeros(1, value.dtype), jnp.geomspace(1e-6, zmax, n_grid, dtype=value.dtype)])
+
+    def side(s):
+        f = sigma(s * g) - value
+        change = (jnp.sign(f[:-1]) != jnp.sign(f[1:])) | (f[:-1] == 0)
+        i = jnp.argmax(change)
+        return jnp.any(change), s * g[i], s * g[i + 1], f[i]
+
+    def bisect(lo, hi, flo):
+        def body(_, st):
+            lo, hi, flo = st
+            mid = 0.5 * (lo + hi)
+            fm = sigma(mid) - value
+            left = (jnp.sign(fm) == jnp.sign(flo)) & (fm != 0)
+            return jnp.where(left, mid, lo), jnp.where(left, hi, mid), jnp.where(left, fm, flo)
+
+        lo, hi, flo = jax.lax.fori_loop(0, iters, body, (lo, hi, flo))
+        return jnp.where(flo == 0, lo, 0.5 * (lo + hi))
+
+    ok_p, lo_p, hi_p, f_p = side(1.0)
+    ok_n, lo_n, hi_n, f_n = side(-1.0)
+    z_p, z_n = bisect(lo_p, hi_p, f_p), bisect(lo_n, hi_n, f_n)
+    return jnp.where(ok_p, z_p, jnp.where(ok_n, z_n, jnp.nan))
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ValleySlice:
+    """Figure 5's surface ``(a, t) ↦ t·θ̃(a) + (1 − t)·θ(a, b)`` (a jnp pytree).
+
+    Attributes:
+      y: ``(4,)`` targets ``(y1, y2, y3, y4)``.
+      b: the valley's ``b`` (the paper's 10).
+      activation: name (static).
+    """
+
+    y: jax.Array
+    b: jax.Array
+    activation: str = dataclasses.field(metadata={"static": True})
+
+    def valley(self, a):
+        """``θ(a, b)``: ``w1 = y1 a, w2 = y2 a, w3 = y3 b, w4 = 0, σ(w5) = σ(w6) = 1/a, σ(w7) = 1/b, w8 = 0``."""
+        y1, y2, y3, _ = self.y
+        w5 = sigma_inverse(self.activation, 1.0 / a)
+        w7 = sigma_inverse(self.activation, 1.0 / self.b)
+        z = jnp.zeros_like(w5)
+        return theory.params_from_w([y1 * a, y2 * a, y3 * self.b, z, w5, w5, w7, z])
+
+    def better(self, a):
+        """``θ̃(a)``: ``w1 = y1 a, w2 = (y2+y3) a, w3 = 0, w4 = y4 a, σ(w5) = y2/((y2+y3) a), σ(w6) = σ(w8) = 1/a, w7 = 0``."""
+        y1, y2, y3, y4 = self.y
+        w5 = sigma_inverse(self.activation, y2 / ((y2 + y3) * a))
+        w6 = sigma_inverse(self.activation, 1.0 / a)
+        z = jnp.zeros_like(w5)
+        return theory.params_from_w([y1 * a, (y2 + y3) * a, z, y4 * a, w5, w6, z, w6])
+
+    def __call__(self, a, t):
+        return jax.tree.map(lambda p, q: t * p + (1 - t) * q, self.better(a), self.valley(a))
+
+
+def _default_dtype(dtype):
+    if dtype is None:
+        return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
+    return dtype
+
+
+def valley_slice(activation, thm: Theorem6 = Theorem6(), b: float = 10.0, dtype=None) -> ValleySlice:
+    """Figure 5's surface for an activation (dtype: float64 when x64 is on, else float32)."""
+    thm.check()
+    dtype = _default_dtype(dtype)
+    return ValleySlice(jnp.asarray([thm.y1, thm.y2, thm.y3, thm.y4], dtype), jnp.asarray(b, dtype), activation_name(activation))
+
+
+def default_a_range(activation, n: int = 201, hi: float = 10.0) -> tuple:
+    """``(lo, hi, n)`` with ``lo = max(0.5, 1.25 / sup σ)``, so that ``1/a`` is
+    inside σ's range on the whole axis (tanh: 1.25, shifted sigmoid: 2.5)."""
+    sigma = get_activation(activation)
+    sup = float(np.max(np.asarray(sigma(jnp.geomspace(1e-6, 1e4, 2000)))))
+    if not sup > 0:
+        raise ValueError(f"activation: {activation_name(activation)} takes no positive value, so 1/a (a > 0) is unreachable")
+    return (max(0.5, 1.25 / sup), hi, n)
+
+
+def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a_range=None,
+            t_range=(-0.25, 1.25, 201), dtype=None, path: Optional[str] = None) -> slices.Grid:
+    """The Figure 5 slice for one activation, with the valley line as an overlay.
+
+    Args:
+      activation: a name from ``landscape.ACTIVATIONS``.
+      thm: the targets (Table 3's by default).
+      b: the valley's ``b`` (paper: 10; needs ``1/b ∈ σ(R)``).
+      a_range, t_range: ``(lo, hi, n)``; ``a > 0`` needs ``1/a ∈ σ(R)`` (e.g.
+        ``a > 1`` for tanh); where σ cannot reach a value the loss is NaN.
+        Default ``a_range``: ``default_a_range(activation)``.
+      dtype: float64 (needs x64) or float32; default float64 when x64 is on.
+      path: optional ``.npz`` for the grid (resumable).
+
+    Returns:
+      A 2D ``slices.Grid`` over ``(a, t)``; overlay ``"valley"`` holds
+      ``(a, 0, L(θ(a, b)))`` rows, drawn in red.
+    """
+    if a_range is None:
+        a_range = default_a_range(activation)
+    if not a_range[0] > 0:
+        raise ValueError(f"a_range: the valley needs a > 0, got {a_range}")
+    dtype = _default_dtype(dtype)
+    surf = valley_slice(activation, thm, b, dtype)
+    net, X, Y, masks = thm.net(activation), thm.X, thm.Y, thm.masks()
+    a_axis = slices.axis(*a_range)
+    line = slices.evaluate(lambda a: surf(a, jnp.zeros_like(a)), net, X, Y, masks=masks, axes=[a_axis], dtype=dtype)
+    desc = {"experiment": "figure5", "activation": activation_name(activation), "y": [thm.y1, thm.y2, thm.y3, thm.y4],
+            "b": b, "axis_names": ["a", "t"], "valley_loss": thm.valley_loss, "better_loss": thm.better_loss,
+            "overlay_styles": VALLEY_STYLE,
+            "surface_formula": "t*theta_tilde(a) + (1-t)*theta(a, b)"}
+    overlays = {"valley": np.stack([a_axis, np.zeros_like(a_axis), line.values], axis=1)}
+    return slices.evaluate(surf, net, X, Y, masks=masks, axes=[a_axis, slices.axis(*t_range)], dtype=dtype,
+                           overlays=overlays, description=desc, path=path)
+
+
+# ----------------------------------------------------------------------------- trajectories
+
+
+def classify(loss, w4, thm: Theorem6 = Theorem6(), *, atol: float = 1e-3, w4_tol: float = 1e-2) -> np.ndarray:
+    """Labels final solutions: ``"global"`` (loss within ``atol`` of the global
+    minimum), ``"valley"`` (loss within ``atol`` of ``y4²/2`` and ``|w4| <
+    w4_tol``) or ``"other"``."""
+    L_star, _ = theory.theorem6_global_min(thm)
+    loss, w4 = np.asarray(loss), np.asarray(w4)
+    out = np.full(loss.shape, "other", dtype=object)
+    out[np.abs(loss - L_star) < atol] = "global"
+    out[(np.abs(loss - thm.valley_loss) < atol) & (np.abs(w4) < w4_tol)] = "valley"
+    return out
+
+
+def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trials: int = 100, seed: int = 0,
+                       learning_rate: float = 0.01, max_steps: int = 50_000, history_stride: int = 100,
+                       n: int = 101, margin: float = 0.15, dtype: str = "float64",
+                       path: Optional[str] = None) -> slices.Grid:
+    """Trains Table 3 trials, picks the first that ends in the valley and the
+    first that reaches the global minimum, and slices their PCA plane.
+
+    Returns:
+      A 2D ``slices.Grid`` over the plane's PCA coordinates with overlays
+      ``"trajectory valley"``, ``"trajectory global"`` (projected params every
+      ``history_stride`` steps) and their end points; config records the trial
+      ids, their final losses and the explained variance.
+
+    Raises:
+      RuntimeError: no trial of one kind among ``n_trials`` (raise ``n_trials``).
+    """
+    net, X, Y, masks = thm.net(activation), thm.X, thm.Y, thm.masks()
+    res = trials.train(net, X, Y, masks=masks, n_trials=n_trials, seed=seed, learning_rate=learning_rate,
+                       max_steps=max_steps, history_stride=history_stride, history_params=True, dtype=dtype)
+    w = np.asarray(theory.w_from_params(res.params))
+    kinds = classify(res.loss, w[:, 3], thm)
+    picked = {}
+    for kind in ("valley", "global"):
+        idx = np.nonzero(kinds == kind)[0]
+        if idx.size == 0:
+            raise RuntimeError(f"trajectory_picture: no trial of {n_trials} ended at the {kind} "
+                               f"(final losses {np.round(res.loss, 4).tolist()}); raise n_trials or change seed")
+        picked[kind] = int(idx[0])
+    trajs = [jax.tree.map(lambda a: a[picked[k]], res.param_history) for k in ("valley", "global")]
+    pca = slices.pca_plane(trajs, masks)
+    allc = np.concatenate(pca.coords)
+    lo, hi = allc.min(0), allc.max(0)
+    pad = margin * np.maximum(hi - lo, 1e-3)
+    axes = [slices.axis(lo[j] - pad[j], hi[j] + pad[j], n) for j in range(2)]
+    overlays = {"trajectory valley": pca.coords[0], "trajectory global": pca.coords[1],
+                "end valley": pca.coords[0][-1:], "end global": pca.coords[1][-1:]}
+    styles = {"trajectory valley": {"color": "red", "label": f"trial {picked['valley']} → valley"},
+              "trajectory global": {"color": "tab:blue", "label": f"trial {picked['global']} → global min"},
+              "end valley": {"color": "red", "marker": "X"}, "end global": {"color": "tab:blue", "marker": "*"}}
+    desc = {"experiment": "trajectory_picture", "activation": activation_name(activation), "seed": seed,
+            "n_trials": n_trials, "learning_rate": learning_rate, "max_steps": max_steps,
+            "trials": picked, "final_loss": {k: float(res.loss[i]) for k, i in picked.items()},
+            "kinds": {k: int(np.sum(kinds == k)) for k in ("valley", "global", "other")},
+            "explained_variance": pca.explained.tolist(), "axis_names": ["PC1", "PC2"], "overlay_styles": styles}
+    return slices.evaluate(pca.plane, net, X, Y, masks=masks, axes=axes, overlays=overlays, description=desc, path=path)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--activations", nargs="+", default=["tanh", "leaky_relu"], help="activation names (default: tanh leaky_relu)")
+    p.add_argument("--out", default="results/fig5", help="output folder (default results/fig5)")
+    p.add_argument("--b", type=float, default=10.0, help="the valley's b (default 10)")
+    p.add_argument("--a-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="range of a (default: max(0.5, 1.25/sup σ) to 10)")
+    p.add_argument("--t-range", type=float, nargs=2, default=[-0.25, 1.25], metavar=("LO", "HI"))
+    p.add_argument("--n", type=int, default=201, help="grid points per axis (default 201)")
+    p.add_argument("--log", action="store_true", help="log colour scale")
+    p.add_argument("--formats", nargs="+", default=["png", "pdf"])
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--trajectories", action="store_true", help="also draw the trajectory picture (trains Table 3 trials)")
+    p.add_argument("--trials", type=int, default=100, help="trials for --trajectories (default 100, as Table 3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-steps", type=int, default=50_000)
+
+
+def main(args) -> int:
+    from landscape import plot
+
+    os.makedirs(args.out, exist_ok=True)
+    dtype = jnp.dtype(args.dtype)
+    for act in args.activations:
+        t0 = time.perf_counter()
+        a_range = default_a_range(act, args.n) if args.a_range is None else (*args.a_range, args.n)
+        grid = figure5(act, b=args.b, a_range=a_range, t_range=(*args.t_range, args.n), dtype=dtype,
+                       path=os.path.join(args.out, f"fig5_{act}.npz"))
+        files = plot.save(plot.figure5(grid, log=args.log), os.path.join(args.out, f"fig5_{act}"), args.formats)
+        print(f"fig5 {act}: {args.n}x{args.n} grid in {time.perf_counter() - t0:.1f} s -> {', '.join(files)}")
+        if args.trajectories:
+            t0 = time.perf_counter()
+            try:
+                grid = trajectory_picture(act, n_trials=args.trials, seed=args.seed, max_steps=args.max_steps,
+                                          dtype=args.dtype, path=os.path.join(args.out, f"trajectories_{act}.npz"))
+            except RuntimeError as e:
+                print(f"trajectories {act}: {e}")
+                continue
+            fig = plot.contour(grid, log=True, title=f"{act}: PCA plane of two Table 3 trials")
+            files = plot.save(fig, os.path.join(args.out, f"trajectories_{act}"), args.formats)
+            print(f"trajectories {act}: {time.perf_counter() - t0:.1f} s -> {', '.join(files)}")
+    return 0

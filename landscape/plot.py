@@ -1,0 +1,299 @@
+"""Figures of loss slices (``slices.Grid``), in one style; plots never recompute.
+
+Every function takes a ``Grid`` (or several) and returns a matplotlib
+``Figure``; ``save(fig, path)`` writes PNG and/or PDF and closes it. Overlays
+stored in the grid (``grid.overlays``: name -> ``(m, ndim)`` or ``(m, ndim +
+1)`` coordinates, the extra column a loss height for 3D) are drawn as points
+(``m = 1``) or lines, styled by ``grid.config["overlay_styles"][name]``
+(matplotlib keyword arguments, e.g. ``{"color": "red"}``) when present.
+Extra overlays can be passed as ``overlays={name: xy}``.
+
+The Agg backend is used unless another one was chosen before import.
+
+Example:
+  >>> fig = contour(grid, log=True)
+  >>> save(fig, "slice")            # slice.png and slice.pdf
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Optional, Sequence
+
+import matplotlib
+
+if "matplotlib.pyplot" not in __import__("sys").modules:
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib import colors as mcolors  # noqa: E402
+import matplotlib.ticker  # noqa: E402,F401
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "legend.framealpha": 0.85,
+    "axes.grid": False,
+    "image.cmap": "viridis",
+    "lines.linewidth": 1.8,
+}
+"""rcParams every figure here is drawn with."""
+
+CMAP = "viridis"
+FORMATS = ("png", "pdf")
+
+
+@contextlib.contextmanager
+def style():
+    """The package's matplotlib style as a context manager."""
+    with plt.rc_context(STYLE):
+        yield
+
+
+def save(fig, path: str, formats: Sequence[str] = FORMATS) -> list:
+    """Writes ``fig`` and closes it.
+
+    Args:
+      fig: a matplotlib Figure.
+      path: file name; with a ``.png``/``.pdf`` extension only that format is
+        written, otherwise one file per entry of ``formats``.
+      formats: used when ``path`` has no known extension.
+
+    Returns:
+      The paths written.
+    """
+    root, ext = os.path.splitext(str(path))
+    if ext.lower().lstrip(".") in ("png", "pdf", "svg"):
+        formats, path = [ext.lstrip(".")], root
+    else:
+        path = str(path)
+    for f in formats:
+        if f not in ("png", "pdf", "svg"):
+            raise ValueError(f"formats: expected 'png', 'pdf' or 'svg', got {f!r}")
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    out = []
+    with style():
+        for f in formats:
+            fig.savefig(f"{path}.{f}")
+            out.append(f"{path}.{f}")
+    plt.close(fig)
+    return out
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _axis_names(grid) -> list:
+    names = grid.config.get("axis_names")
+    return list(names) if names else ["u", "v"][: grid.ndim]
+
+
+def _overlays(grid, extra: Optional[dict]) -> list:
+    """``[(name, xy array, style dict)]`` from the grid and ``extra``."""
+    styles = grid.config.get("overlay_styles", {}) if grid is not None else {}
+    items = dict(grid.overlays) if grid is not None else {}
+    items.update(extra or {})
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    out = []
+    for k, (name, xy) in enumerate(items.items()):
+        xy = np.atleast_2d(np.asarray(xy, np.float64))
+        st = {"color": cycle[(k + 1) % len(cycle)], "label": name}
+        st.update(styles.get(name, {}))
+        out.append((name, xy, st))
+    return out
+
+
+def _draw_overlays_2d(ax, grid, extra) -> None:
+    for _, xy, st in _overlays(grid, extra):
+        st = dict(st)
+        if xy.shape[0] == 1:
+            st.setdefault("marker", "o")
+            ax.plot(xy[:, 0], xy[:, 1], ls="none", ms=9, mec="white", mew=1.0, zorder=5, **st)
+        else:
+            marker = st.pop("marker", None)
+            ax.plot(xy[:, 0], xy[:, 1], marker=marker, ms=3, zorder=4, **st)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best")
+
+
+def _norm_values(values: np.ndarray, log: bool):
+    """Values to colour and the matching norm; log clips at the smallest positive value."""
+    v = np.asarray(values, np.float64)
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        raise ValueError("grid: holds no finite loss value to plot")
+    if not log:
+        return v, mcolors.Normalize(finite.min(), finite.max())
+    pos = finite[finite > 0]
+    lo = pos.min() if pos.size else 1e-12
+    hi = max(finite.max(), lo * 10)
+    return np.where(np.isfinite(v), np.maximum(v, lo), np.nan), mcolors.LogNorm(lo, hi)
+
+
+def _check_2d(grid) -> None:
+    if grid.ndim != 2:
+        raise ValueError(f"grid: expected a 2D grid (two axes), got {grid.ndim}D; use plot.profile for 1D")
+    if not grid.complete:
+        raise ValueError(f"grid: only {grid.n_done} of {grid.values.size} points evaluated; resume it with slices.evaluate first")
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def contour(grid, *, filled: bool = True, log: bool = False, levels: int = 30, ax=None, overlays: Optional[dict] = None,
+            title: Optional[str] = None, colorbar: bool = True):
+    """Contour lines (``filled=False``) or a filled contour of a 2D grid.
+
+    Args:
+      grid: a complete 2D ``slices.Grid``.
+      filled: filled contours with contour lines over them, or lines only.
+      log: logarithmic colour scale (levels spaced geometrically).
+      levels: number of levels.
+      ax: draw into this Axes (default: a new figure).
+      overlays: extra ``{name: xy}`` to draw.
+      title: axes title.
+      colorbar: add a colour bar.
+
+    Returns:
+      The Figure.
+    """
+    _check_2d(grid)
+    with style():
+        fig, ax = (plt.subplots(figsize=(5.6, 4.4)) if ax is None else (ax.figure, ax))
+        u, v = grid.axes
+        vals, norm = _norm_values(grid.values, log)
+        lv = np.geomspace(norm.vmin, norm.vmax, levels) if log else np.linspace(norm.vmin, norm.vmax, levels)
+        Z = vals.T  # values[i, j] is at (u_i, v_j); contour wants rows along v
+        if filled:
+            cs = ax.contourf(u, v, Z, levels=lv, norm=norm, cmap=CMAP, extend="neither")
+            ax.contour(u, v, Z, levels=lv[:: max(1, levels // 10)], colors="k", linewidths=0.4, alpha=0.5, norm=norm)
+        else:
+            cs = ax.contour(u, v, Z, levels=lv, norm=norm, cmap=CMAP)
+        if colorbar:
+            cb = fig.colorbar(cs, ax=ax, label="loss" + (" (log scale)" if log else ""))
+            if log:
+                cb.locator = matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0))
+                cb.formatter = matplotlib.ticker.LogFormatterSciNotation(labelOnlyBase=False)
+                cb.update_ticks()
+        names = _axis_names(grid)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        _draw_overlays_2d(ax, grid, overlays)
+        ax.set_xlim(u[0], u[-1])
+        ax.set_ylim(v[0], v[-1])
+        if title:
+            ax.set_title(title)
+    return fig
+
+
+def surface3d(grid, *, log: bool = False, ax=None, overlays: Optional[dict] = None, title: Optional[str] = None,
+              elev: float = 30.0, azim: float = -60.0):
+    """A 3D surface of a 2D grid; overlays with a third column are drawn at that
+    height, others on the floor of the box.
+
+    Args:
+      log: plot ``log10`` of the loss.
+      ax: a 3D Axes to draw into (default: a new figure).
+      elev, azim: view angles.
+
+    Returns:
+      The Figure.
+    """
+    _check_2d(grid)
+    with style():
+        if ax is None:
+            fig = plt.figure(figsize=(6.0, 4.8))
+            ax = fig.add_subplot(projection="3d")
+        fig = ax.figure
+        u, v = grid.axes
+        vals, norm = _norm_values(grid.values, log)
+        f = np.log10 if log else (lambda x: x)
+        Z = f(vals.T)
+        U, V = np.meshgrid(u, v)
+        ax.plot_surface(U, V, np.ma.masked_invalid(Z), cmap=CMAP, norm=mcolors.Normalize(np.nanmin(Z), np.nanmax(Z)),
+                        rstride=max(1, len(v) // 60), cstride=max(1, len(u) // 60), linewidth=0, antialiased=True, alpha=0.9)
+        floor = np.nanmin(Z)
+        for _, xy, st in _overlays(grid, overlays):
+            st = dict(st)
+            z = f(np.maximum(xy[:, 2], norm.vmin)) if xy.shape[1] > 2 else np.full(len(xy), floor)
+            marker = st.pop("marker", "o" if len(xy) == 1 else None)
+            ax.plot(xy[:, 0], xy[:, 1], z, marker=marker, zorder=10, **st)
+        names = _axis_names(grid)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        ax.set_zlabel("log10 loss" if log else "loss")
+        ax.view_init(elev=elev, azim=azim)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left")
+        if title:
+            ax.set_title(title)
+    return fig
+
+
+def profile(grids, *, labels: Optional[Sequence[str]] = None, log: bool = False, ax=None,
+            marks: Optional[dict] = None, title: Optional[str] = None):
+    """1D loss profiles (lines, interpolation/extrapolation) of one or more 1D grids.
+
+    Args:
+      grids: a 1D ``slices.Grid`` or a list of them.
+      labels: one per grid (default: the grids' ``config["label"]`` or index).
+      log: logarithmic loss axis.
+      marks: ``{name: t}`` vertical markers (e.g. ``{"θ₀": 0, "θ₁": 1}``);
+        1-point overlays stored in the grids are marked too.
+
+    Returns:
+      The Figure.
+    """
+    grids = [grids] if not isinstance(grids, (list, tuple)) else list(grids)
+    with style():
+        fig, ax = (plt.subplots(figsize=(5.6, 3.8)) if ax is None else (ax.figure, ax))
+        for k, g in enumerate(grids):
+            if g.ndim != 1:
+                raise ValueError(f"grids[{k}]: expected a 1D grid, got {g.ndim}D; use plot.contour for 2D")
+            if not g.complete:
+                raise ValueError(f"grids[{k}]: incomplete; resume it with slices.evaluate first")
+            lab = labels[k] if labels is not None else g.config.get("label", f"slice {k}")
+            ax.plot(g.axes[0], g.values, label=lab)
+        allm = dict(marks or {})
+        for g in grids:
+            for name, xy in g.overlays.items():
+                xy = np.atleast_2d(xy)
+                if xy.shape[0] == 1:
+                    allm.setdefault(name, float(xy[0, 0]))
+        for k, (name, t) in enumerate(allm.items()):
+            ax.axvline(t, color="0.4", ls=":", lw=1)
+            ax.annotate(name, (t, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=8)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel(_axis_names(grids[0])[0] if grids else "t")
+        ax.set_ylabel("loss")
+        if len(grids) > 1 or labels is not None:
+            ax.legend(loc="best")
+        if title:
+            ax.set_title(title, pad=14)
+    return fig
+
+
+def figure5(grid, *, log: bool = False, title: Optional[str] = None):
+    """The paper's Figure 5 panel for one activation: the ``(a, t)`` surface in
+    3D with the valley in red, beside its filled contour.
+
+    Args:
+      grid: from ``landscape.experiments.valley_slice.figure5``.
+    """
+    _check_2d(grid)
+    with style():
+        fig = plt.figure(figsize=(11.0, 4.4))
+        ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+        surface3d(grid, log=log, ax=ax3)
+        ax2 = fig.add_subplot(1, 2, 2)
+        contour(grid, log=True, ax=ax2)
+        act = grid.config.get("activation", "")
+        fig.suptitle(title or f"Figure 5 ({act}): t·θ̃(a) + (1−t)·θ(a, b), b = {grid.config.get('b', '')}; valley in red")
+    return fig

@@ -1,0 +1,181 @@
+"""Distinct solutions of many trials: grouped by output and loss, then labelled by curvature.
+
+Two end points of training are "the same solution" when their network outputs
+``f(X)`` agree to ``out_tol`` (max absolute entry difference) and their losses
+to ``loss_tol``. Grouping is by output, not by weights: weights of one solution
+differ by symmetries (e.g. ``(w1, σ(w5)) → (c w1, σ(w5)/c)`` on Theorem 6's
+valley). Each group is then classified at its member with the smallest
+gradient norm (``curvature.classify``): not critical / saddle / flat minimum /
+strict minimum.
+
+    labels = label_solutions(net, X, Y, masks, result.params)
+    print(labels.table())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscape import curvature, nets, trials
+from landscape.nets import MLP
+
+
+@dataclasses.dataclass
+class Solutions:
+    """Distinct solutions of a batch of points, most frequent first.
+
+    Attributes:
+      group: ``(n_points,)`` group id of every point (−1: not finite, left out).
+      counts: ``(g,)`` members per group.
+      representative: ``(g,)`` index of each group's member with the smallest
+        gradient norm.
+      loss: ``(g,)`` the representative's loss.
+      grad_norm: ``(g,)`` the representative's ‖∇L‖₂ (free coordinates).
+      output: ``(g, d_y, n)`` the representative's network output.
+      out_tol, loss_tol: the grouping tolerances.
+      labels: ``(g,)`` curvature labels (``curvature.LABELS``) or None.
+      curvature: per group ``CriticalPoint.to_dict()`` or None.
+    """
+
+    group: np.ndarray
+    counts: np.ndarray
+    representative: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    output: np.ndarray
+    out_tol: float
+    loss_tol: float
+    labels: Optional[list] = None
+    curvature: Optional[list] = None
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.counts.shape[0])
+
+    def table(self, global_min: Optional[float] = None) -> str:
+        """A plain-text table: count, loss, gradient norm, label, eigenvalue counts."""
+        head = f"{'group':>5} {'count':>5} {'loss':>12} {'|grad|':>9} {'label':<15} {'neg':>4} {'flat':>4} {'pos':>4} {'min eig':>10}"
+        rows = [head]
+        for i in range(self.n_groups):
+            c = self.curvature[i] if self.curvature else {}
+            lab = self.labels[i] if self.labels else "-"
+            tag = "  (global min)" if global_min is not None and abs(self.loss[i] - global_min) <= self.loss_tol else ""
+            rows.append(f"{i:>5} {int(self.counts[i]):>5} {self.loss[i]:>12.6g} {self.grad_norm[i]:>9.2g} {lab:<15} "
+                        f"{_s(c.get('n_negative')):>4} {_s(c.get('n_flat')):>4} {_s(c.get('n_positive')):>4} "
+                        f"{_s(c.get('min_eig'), '.3g'):>10}{tag}")
+        return "\n".join(rows)
+
+    def to_dict(self) -> dict:
+        return {"counts": self.counts.tolist(), "representative": self.representative.tolist(),
+                "loss": self.loss.tolist(), "grad_norm": self.grad_norm.tolist(), "out_tol": self.out_tol,
+                "loss_tol": self.loss_tol, "labels": self.labels, "curvature": self.curvature}
+
+    def save(self, path: str) -> str:
+        return trials.save_npz(path, {"group": self.group, "counts": self.counts, "representative": self.representative,
+                                      "loss": self.loss, "grad_norm": self.grad_norm, "output": self.output},
+                               {"type": "Solutions", "out_tol": self.out_tol, "loss_tol": self.loss_tol,
+                                "labels": self.labels, "curvature": self.curvature})
+
+    @classmethod
+    def load(cls, path: str) -> "Solutions":
+        a, meta = trials.load_npz(path)
+        return cls(a["group"], a["counts"], a["representative"], a["loss"], a["grad_norm"], a["output"],
+                   meta["out_tol"], meta["loss_tol"], meta["labels"], meta["curvature"])
+
+
+def _s(v, fmt=""):
+    return "-" if v is None else format(v, fmt)
+
+
+def group_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
+                    kind: str = "half_sum", dtype=jnp.float64) -> Solutions:
+    """Groups points (a leading axis on every params leaf) into distinct solutions.
+
+    Greedy leader clustering in order of loss: a point joins the first group
+    whose leader's output is within ``out_tol`` (max abs entry) and loss
+    within ``loss_tol``; else it leads a new group. Groups are then sorted by
+    count (most frequent first).
+
+    Tolerances: defaults suit end points trained to ``‖∇L‖ ≲ 1e-4`` in float32
+    on O(1) targets (Table 3); a point a distance δ from a solution differs
+    from it by ~δ in output, so ``out_tol`` must exceed the training error.
+    """
+    if not out_tol > 0 or not loss_tol > 0:
+        raise ValueError(f"out_tol, loss_tol: expected > 0, got {out_tol}, {loss_tol}")
+    dtype = jnp.dtype(dtype)
+    masks = nets.dense_masks(net, dtype) if masks is None else nets.check_masks(net, masks)
+    params_batch = nets.check_params(net, params_batch, batched=True) if _finite(params_batch) else params_batch
+    X, Y = nets.check_data(net, X, Y)
+    X, Y = jnp.asarray(X, dtype), jnp.asarray(Y, dtype)
+    P = jax.tree.map(lambda p: jnp.asarray(p, dtype), tuple(params_batch))
+    masks_d = jax.tree.map(lambda m: jnp.asarray(m, dtype), tuple(masks))
+
+    def one(p):
+        F = nets.apply(net, p, X, masks_d)
+        L, g = jax.value_and_grad(lambda q: nets.loss(net, q, X, Y, masks_d, kind))(p)
+        g = nets.apply_masks(g, masks_d)
+        return F, L, jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(g)))
+
+    F, L, G = (np.asarray(a, np.float64) for a in jax.jit(lambda P: jax.lax.map(one, P))(P))
+    ok = np.isfinite(L) & np.all(np.isfinite(F.reshape(F.shape[0], -1)), axis=1)
+    group = np.full(L.shape[0], -1)
+    leaders = []
+    for i in np.argsort(np.where(ok, L, np.inf), kind="stable"):
+        if not ok[i]:
+            continue
+        for gid, j in enumerate(leaders):
+            if abs(L[i] - L[j]) <= loss_tol and np.max(np.abs(F[i] - F[j])) <= out_tol:
+                group[i] = gid
+                break
+        else:
+            group[i] = len(leaders)
+            leaders.append(i)
+    counts = np.bincount(group[group >= 0], minlength=len(leaders))
+    order = np.argsort(-counts, kind="stable")
+    remap = np.empty(len(leaders), int)
+    remap[order] = np.arange(len(leaders))
+    group = np.where(group >= 0, remap[np.maximum(group, 0)], -1)
+    counts = counts[order]
+    rep = np.array([np.flatnonzero(group == g)[np.argmin(G[group == g])] for g in range(len(leaders))], int)
+    return Solutions(group=group, counts=counts, representative=rep, loss=L[rep], grad_norm=G[rep], output=F[rep],
+                     out_tol=float(out_tol), loss_tol=float(loss_tol))
+
+
+def _finite(params_batch) -> bool:
+    return all(np.all(np.isfinite(np.asarray(p))) for p in jax.tree.leaves(params_batch))
+
+
+def label_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
+                    gtol: float = 1e-3, eig_atol: float = 1e-3, eig_rtol: float = 1e-8, kind: str = "half_sum",
+                    dtype=jnp.float64, dense_max: int = 2000) -> Solutions:
+    """``group_solutions`` then ``curvature.classify`` at every group's representative.
+
+    Args:
+      net, X, Y, masks: the network and data (as for ``trials.train``).
+      params_batch: params with a leading trial axis (e.g. ``TrialsResult.params``).
+      out_tol, loss_tol: grouping tolerances (see ``group_solutions``).
+      gtol: a representative with ``‖∇L‖₂ > gtol`` is ``"not_critical"``; the
+        default suits float32 training stopped at ``gtol=1e-5`` or after a
+        step budget on a slow valley.
+      eig_atol, eig_rtol: zero band of the Hessian eigenvalues (``classify``).
+      kind: loss convention; dtype: float dtype of the analysis (float64 needs x64).
+
+    Returns:
+      ``Solutions`` with ``labels`` and ``curvature`` filled in.
+    """
+    sol = group_solutions(net, X, Y, masks, params_batch, out_tol=out_tol, loss_tol=loss_tol, kind=kind, dtype=dtype)
+    f, space = curvature.masked_objective(net, X, Y, masks, kind=kind, dtype=dtype)
+    labels, curv = [], []
+    for r in sol.representative:
+        p = jax.tree.map(lambda a: np.asarray(a)[r], tuple(params_batch))
+        z = space.flatten(nets.apply_masks(p, space.masks), check=False)
+        c = curvature.classify(f, z, gtol=gtol, eig_atol=eig_atol, eig_rtol=eig_rtol, dense_max=dense_max)
+        labels.append(c.label)
+        curv.append(c.to_dict())
+    sol.labels, sol.curvature = labels, curv
+    return sol

@@ -1,0 +1,75 @@
+"""Figure 5 (the (a, t) slice through the Theorem 6 valley) and the trajectory picture.
+
+Tolerances: float64; the slice's inverse activations come from a 64-step
+bisection, accurate to a few ulps of z, so losses on the valley match the
+closed form y4²/2 to 1e-12."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from landscape import cli, slices, theory
+from landscape.experiments import valley_slice as vs
+
+THM = theory.Theorem6()
+
+
+@pytest.mark.parametrize("act", ["tanh", "leaky_relu", "elu", "shifted_sigmoid"])
+def test_surface_matches_theory_points(act):
+    surf = vs.valley_slice(act, THM, 10.0)
+    for a in (2.5, 7.0):
+        for mine, ref in ((surf.valley(a), theory.valley_point(THM, act, a, 10.0)), (surf.better(a), theory.better_point(THM, act, a))):
+            for x, y in zip(jax.tree.leaves(mine), jax.tree.leaves(ref)):
+                np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
+    assert np.isnan(float(vs.sigma_inverse("tanh", 1.5)))  # outside tanh's range
+
+
+@pytest.mark.parametrize("act", ["tanh", "leaky_relu"])
+def test_red_line_loss_is_y4_squared_over_2_and_t1_is_better_point(act):
+    grid = vs.figure5(act, a_range=(1.3, 10.0, 23), t_range=(-0.25, 1.25, 7))
+    red = grid.overlays["valley"]
+    np.testing.assert_allclose(red[:, 2], THM.y4**2 / 2, rtol=0, atol=1e-12)
+    t = grid.axes[1]
+    i0, i1 = int(np.argmin(abs(t))), int(np.argmin(abs(t - 1)))
+    np.testing.assert_allclose(grid.values[:, i0], THM.valley_loss, atol=1e-12)  # grid row t = 0 is the valley
+    np.testing.assert_allclose(grid.values[:, i1], THM.better_loss, atol=1e-12)  # t = 1: θ̃(a), loss y1²y3²/(2(y2+y3)²)
+    # between the two the loss rises above the valley: the valley is spurious, not a slope
+    assert np.all(grid.values[:, 3] > THM.valley_loss)
+    assert grid.config["activation"] == act and grid.config["axis_names"] == ["a", "t"]
+
+
+def test_default_a_range_keeps_one_over_a_in_range():
+    assert vs.default_a_range("tanh")[0] == pytest.approx(1.25, rel=1e-6)
+    assert vs.default_a_range("shifted_sigmoid")[0] == pytest.approx(2.5, rel=1e-6)
+    assert vs.default_a_range("leaky_relu")[0] == 0.5
+    with pytest.raises(ValueError, match="a > 0"):
+        vs.figure5("tanh", a_range=(-1.0, 2.0, 5))
+
+
+def test_classify():
+    L = theory.theorem6_global_min(THM)[0]
+    kinds = vs.classify([L + 1e-5, 2.0, 2.0, 1.1], [1.0, 1e-4, 0.5, 0.0], THM)
+    assert list(kinds) == ["global", "valley", "other", "other"]
+
+
+def test_trajectory_picture_ends(tmp_path):
+    grid = vs.trajectory_picture("leaky_relu", n_trials=16, max_steps=20_000, n=9, path=str(tmp_path / "t.npz"))
+    L, _ = theory.theorem6_global_min(THM)
+    assert abs(grid.config["final_loss"]["global"] - L) < 1e-3
+    assert abs(grid.config["final_loss"]["valley"] - THM.valley_loss) < 1e-3
+    # the valley trial's last point is the plane's origin: its loss there is its final loss
+    plane = grid.plane()
+    end = grid.overlays["end valley"][0]
+    np.testing.assert_allclose(end, 0.0, atol=1e-12)
+    got = slices.loss_at(plane, THM.net("leaky_relu"), THM.X, THM.Y, (0.0, 0.0), masks=THM.masks())
+    np.testing.assert_allclose(got, grid.config["final_loss"]["valley"], rtol=1e-9)
+    assert 0.5 < sum(grid.config["explained_variance"]) <= 1.0 + 1e-12
+
+
+def test_cli_fig5_writes_figures(tmp_path):
+    rc = cli.main(["fig5", "--activations", "tanh", "--n", "21", "--out", str(tmp_path), "--formats", "png"])
+    assert rc == 0
+    assert (tmp_path / "fig5_tanh.png").stat().st_size > 20_000
+    grid = slices.Grid.load(str(tmp_path / "fig5_tanh.npz"))
+    assert grid.values.shape == (21, 21) and grid.complete
