@@ -13,6 +13,8 @@ import sys
 
 COMMANDS = {
     "table3": "landscape.experiments.table3",
+    "fig3": "landscape.experiments.deep_linear",
+    "fig4": "landscape.experiments.deep_nonlinear",
     "fig5": "landscape.experiments.valley_slice",
     "property-p": "landscape.experiments.property_p_demo",
 }
