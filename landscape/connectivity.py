@@ -54,7 +54,7 @@ def default_batch_size(k: int, n: int) -> int:
     """Points evaluated together (vmapped) inside one ``lax.map`` call.
 
     On accelerators all ``n`` at once; on CPU a vmap of big nets turns matrix
-    products into slower batched ones (see benchmarks/RESULTS_connectivity.md),
+    products into slower batched ones (see benchmarks/RESULTS.md),
     so ``clip(2**16 // k, 1, n)``.
     """
     if jax.default_backend() != "cpu":

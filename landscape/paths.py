@@ -136,7 +136,7 @@ def default_batch_size(path: Path) -> int:
 
     On CPU, for a width-400 net, batch 64 was 2-5x slower than 1 or 8, and
     1 vs 8 swapped order between two runs on a shared machine (see
-    benchmarks/RESULTS_paths.md); one point at a time also matches the
+    benchmarks/RESULTS.md); one point at a time also matches the
     design notes, so large nets get 1, tiny nets bigger vmapped batches.
     On accelerators the batch fills the device.
     """
