@@ -23,6 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from landscape import data, masks as masks_lib, nets, structure, trials
+from landscape.experiments import add_preset_arguments
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,14 +206,7 @@ def plot(result: Fig3Result, path: str) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_const", const="quick", dest="preset", help="small net, seconds (CI)")
-    g.add_argument("--full", action="store_const", const="full", dest="preset", help="the paper's sizes (default)")
-    p.add_argument("--steps", type=int, help="GD steps (overrides the preset)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--out", default="results/fig3", help="output folder (fig3.npz, fig3.png)")
-    p.add_argument("--no-progress", action="store_true")
+    add_preset_arguments(p, "fig3")
 
 
 def main(args) -> int:

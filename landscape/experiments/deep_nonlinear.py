@@ -22,6 +22,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from landscape import data, masks as masks_lib, nets, ranks, structure, trials
+from landscape.experiments import add_preset_arguments
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,19 +214,12 @@ def plot(result: Fig4Result, path: str) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_const", const="quick", dest="preset", help="small net, seconds (CI)")
-    g.add_argument("--full", action="store_const", const="full", dest="preset", help="the paper's sizes (default)")
+    add_preset_arguments(p, "fig4")
     p.add_argument("--dataset", choices=data.DATASETS, help="default: synthetic")
     p.add_argument("--cifar10", metavar="PATH", help=f"local CIFAR-10 copy (folder or tarball); else ${data.CIFAR10_ENV}")
     p.add_argument("--init-scale", type=float, help="factor on the default init (default 10 for cifar10, else 1)")
     p.add_argument("--activations", nargs="+", help="default: tanh relu")
-    p.add_argument("--steps", type=int, help="GD steps (overrides the preset)")
     p.add_argument("--segments", type=int, help="rank measurements (a divisor of the steps)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--out", default="results/fig4", help="output folder (fig4.npz, fig4.png)")
-    p.add_argument("--no-progress", action="store_true")
 
 
 def main(args) -> int:
