@@ -166,3 +166,46 @@ def test_table3_theorem6_certificate_makes_the_verdict(table3_matrix):
     # and a certificate never overrides a found path: valley -> valley in one sign class stays "connected"
     ok = K.connect(f, Z[v], Z[v2], certificate=cert, **kw)
     assert ok.verdict == K.CONNECTED and ok.certificate is None
+
+
+# ----------------------------------------------------------------------------- plot: log colour bar ticks
+# (the colour-bar fix of this task, in landscape/plot.py; tests/test_plot.py is another helper's file)
+
+
+def _visible_colorbar_labels(lo, hi):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from landscape import plot, slices
+
+    u, v = np.linspace(-1, 1, 21), np.linspace(-2, 2, 17)
+    U, V = np.meshgrid(u, v, indexing="ij")
+    grid = slices.Grid((u, v), lo + (hi - lo) * (U**2 + V**2) / 5, {}, n_done=U.size)
+    fig = plot.contour(grid, log=True)
+    fig.canvas.draw()
+    cax = fig.axes[-1]
+    a, b = sorted(cax.get_ylim())
+    ticks = list(cax.yaxis.get_major_ticks()) + list(cax.yaxis.get_minor_ticks())
+    locs = list(cax.yaxis.get_majorticklocs()) + list(cax.yaxis.get_minorticklocs())
+    labels = [t.label1.get_text() for t, x in zip(ticks, locs) if t.label1.get_text() and a * (1 - 1e-9) <= x <= b * (1 + 1e-9)]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return labels, (a, b)
+
+
+def test_log_colorbar_narrow_range_reads_plainly():
+    # a loss range of 10.2-10.6 (the trajectory picture's kind): the bar spans the data (it used to be
+    # stretched to a full decade, 10.2-102, painting the whole plot one colour) and its labels are plain
+    # numbers like "10.3", not "1.02073x10^1"
+    labels, (a, b) = _visible_colorbar_labels(10.2, 10.6)
+    assert a == pytest.approx(10.2, rel=1e-6) and b == pytest.approx(10.6, rel=1e-6)
+    assert len(labels) >= 3
+    vals = [float(s) for s in labels]  # plain numbers parse
+    assert all(10.2 - 1e-9 <= x <= 10.6 + 1e-9 for x in vals) and len(set(vals)) == len(vals)
+    assert all(len(s) <= 6 for s in labels)
+
+
+def test_log_colorbar_wide_range_keeps_powers_of_ten():
+    labels, (a, b) = _visible_colorbar_labels(1e-4, 30.0)
+    assert sum("10^{" in s for s in labels) >= 4 and all("10^{" in s for s in labels)
