@@ -140,15 +140,18 @@ def _log_colorbar_ticks(cb, lo: float, hi: float) -> None:
     """Readable ticks on a log colour bar from ``lo`` to ``hi``.
 
     Over three decades: one tick per decade (``10^k``); one to three decades:
-    ``1, 2, 5 × 10^k``; under one decade (where log ticks would read like
+    ``1, 2, 5 × 10^k`` written plainly (``0.2``, ``5``, ``20``); under one decade (where log ticks would read like
     ``1.02073×10^1`` or fall outside the bar): about five evenly spaced plain
     numbers. Minor ticks are never labelled.
     """
     ticker = matplotlib.ticker
     decades = np.log10(hi / lo)
-    if decades >= 1:
-        cb.locator = ticker.LogLocator(subs=(1.0,) if decades > 3 else (1.0, 2.0, 5.0))
-        cb.formatter = ticker.LogFormatterSciNotation(labelOnlyBase=False)
+    if decades > 3:
+        cb.locator = ticker.LogLocator()
+        cb.formatter = ticker.LogFormatterSciNotation()
+    elif decades >= 1:
+        cb.locator = ticker.LogLocator(subs=(1.0, 2.0, 5.0))
+        cb.formatter = ticker.FuncFormatter(lambda x, _: f"{x:g}")
     else:
         cb.locator = ticker.MaxNLocator(nbins=5)
         cb.formatter = ticker.ScalarFormatter(useOffset=False)

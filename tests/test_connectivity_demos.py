@@ -209,3 +209,9 @@ def test_log_colorbar_narrow_range_reads_plainly():
 def test_log_colorbar_wide_range_keeps_powers_of_ten():
     labels, (a, b) = _visible_colorbar_labels(1e-4, 30.0)
     assert sum("10^{" in s for s in labels) >= 4 and all("10^{" in s for s in labels)
+
+
+def test_log_colorbar_one_to_three_decades_labels_every_tick():
+    # 1.7-45 (the tanh trajectory picture): 2, 5, 10, 20 -- every tick labelled, as a plain number
+    labels, _ = _visible_colorbar_labels(1.7, 45.0)
+    assert [float(s) for s in labels] == [2.0, 5.0, 10.0, 20.0]
