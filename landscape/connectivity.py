@@ -457,7 +457,8 @@ def elastic_band(f: Callable, z0, z1, *, n_images: int = 16, steps: int = 500, c
 
 def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None, rtol: float = 1e-3,
             methods: Sequence[str] = METHODS, bends: int = 3, n_images: int = 16, steps: int = 500,
-            learning_rate: float = 1e-2, batch_size: Optional[int] = None, certificate: Optional[str] = None,
+            learning_rate: float = 1e-2, optimizer: Optional[optax.GradientTransformation] = None,
+            batch_size: Optional[int] = None, certificate: Optional[str] = None,
             stop_when_connected: bool = True) -> PathResult:
     """Are ``z0`` and ``z1`` connected below ``alpha``? Tries ``methods`` in order.
 
@@ -469,6 +470,9 @@ def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional
 
     Args:
       methods: any of ``"linear"``, ``"bezier"``, ``"chain"``, ``"neb"``.
+      optimizer: optax transformation of the trained probes (default
+        ``optax.adam(learning_rate)``); a decaying schedule lets band images
+        settle instead of jittering at the step size.
       stop_when_connected: skip the remaining methods once one connects.
       Other arguments go to the probes.
     """
@@ -476,7 +480,7 @@ def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional
     if bad or not methods:
         raise ValueError(f"methods: expected a non-empty subset of {METHODS}, got {tuple(methods)}")
     common = dict(alpha=alpha, tol=tol, rtol=rtol, batch_size=batch_size, certificate=certificate)
-    trained = dict(steps=steps, learning_rate=learning_rate)
+    trained = dict(steps=steps, learning_rate=learning_rate, optimizer=optimizer)
     best, tried = None, {}
     for m in methods:
         if m == "linear":

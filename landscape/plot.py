@@ -132,8 +132,31 @@ def _norm_values(values: np.ndarray, log: bool):
         return v, mcolors.Normalize(finite.min(), finite.max())
     pos = finite[finite > 0]
     lo = pos.min() if pos.size else 1e-12
-    hi = max(finite.max(), lo * 10)
+    hi = finite.max() if finite.max() > lo else lo * 10  # a constant field still gets a valid norm
     return np.where(np.isfinite(v), np.maximum(v, lo), np.nan), mcolors.LogNorm(lo, hi)
+
+
+def _log_colorbar_ticks(cb, lo: float, hi: float) -> None:
+    """Readable ticks on a log colour bar from ``lo`` to ``hi``.
+
+    Over three decades: one tick per decade (``10^k``); one to three decades:
+    ``1, 2, 5 × 10^k`` written plainly (``0.2``, ``5``, ``20``); under one decade (where log ticks would read like
+    ``1.02073×10^1`` or fall outside the bar): about five evenly spaced plain
+    numbers. Minor ticks are never labelled.
+    """
+    ticker = matplotlib.ticker
+    decades = np.log10(hi / lo)
+    if decades > 3:
+        cb.locator = ticker.LogLocator()
+        cb.formatter = ticker.LogFormatterSciNotation()
+    elif decades >= 1:
+        cb.locator = ticker.LogLocator(subs=(1.0, 2.0, 5.0))
+        cb.formatter = ticker.FuncFormatter(lambda x, _: f"{x:g}")
+    else:
+        cb.locator = ticker.MaxNLocator(nbins=5)
+        cb.formatter = ticker.ScalarFormatter(useOffset=False)
+    cb.update_ticks()
+    cb.ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def _check_2d(grid) -> None:
@@ -178,9 +201,7 @@ def contour(grid, *, filled: bool = True, log: bool = False, levels: int = 30, a
         if colorbar:
             cb = fig.colorbar(cs, ax=ax, label="loss" + (" (log scale)" if log else ""))
             if log:
-                cb.locator = matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0))
-                cb.formatter = matplotlib.ticker.LogFormatterSciNotation(labelOnlyBase=False)
-                cb.update_ticks()
+                _log_colorbar_ticks(cb, norm.vmin, norm.vmax)
         names = _axis_names(grid)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
