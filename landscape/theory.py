@@ -229,17 +229,20 @@ def theorem6_global_min(thm: Theorem6 = Theorem6()) -> tuple:
     y1, y2, y3, y4 = thm.y1, thm.y2, thm.y3, thm.y4
 
     def two_L(c):
-        M = np.array([[y1, y1], [y2, y2 + y3 - c]])
-        smin = np.linalg.svd(M, compute_uv=False)[-1]
-        g = 2 * y4 * abs(c) - c * c if abs(c) <= y4 else y4**2
+        c = np.asarray(c, np.float64)
+        M = np.empty(c.shape + (2, 2))
+        M[..., 0, :] = y1
+        M[..., 1, 0], M[..., 1, 1] = y2, y2 + y3 - c
+        smin = np.linalg.svd(M, compute_uv=False)[..., -1]  # batched over the grid
+        g = np.where(np.abs(c) <= y4, 2 * y4 * np.abs(c) - c * c, y4**2)
         return smin**2 + g
 
     span = 4 * (abs(y2 + y3) + y4 + 1)
     cs = np.linspace(-span, span, 200_001)
-    vals = np.array([two_L(c) for c in cs])
+    vals = two_L(cs)
     i = int(np.argmin(vals))
     lo, hi = cs[max(i - 1, 0)], cs[min(i + 1, len(cs) - 1)]
-    res = optimize.minimize_scalar(two_L, bounds=(lo, hi), method="bounded", options={"xatol": 1e-14})
+    res = optimize.minimize_scalar(lambda c: float(two_L(c)), bounds=(lo, hi), method="bounded", options={"xatol": 1e-14})
     best_c, best = (res.x, res.fun) if res.fun < vals[i] else (cs[i], vals[i])
     return 0.5 * float(best), float(best_c)
 
