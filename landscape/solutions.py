@@ -15,6 +15,7 @@ strict minimum.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional
 
 import jax
@@ -115,13 +116,7 @@ def group_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-
     P = jax.tree.map(lambda p: jnp.asarray(p, dtype), tuple(params_batch))
     masks_d = jax.tree.map(lambda m: jnp.asarray(m, dtype), tuple(masks))
 
-    def one(p):
-        F = nets.apply(net, p, X, masks_d)
-        L, g = jax.value_and_grad(lambda q: nets.loss(net, q, X, Y, masks_d, kind))(p)
-        g = nets.apply_masks(g, masks_d)
-        return F, L, jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(g)))
-
-    F, L, G = (np.asarray(a, np.float64) for a in jax.jit(lambda P: jax.lax.map(one, P))(P))
+    F, L, G = (np.asarray(a, np.float64) for a in _outputs_losses_grads(net, kind)(P, X, Y, masks_d))
     ok = np.isfinite(L) & np.all(np.isfinite(F.reshape(F.shape[0], -1)), axis=1)
     group = np.full(L.shape[0], -1)
     leaders = []
@@ -144,6 +139,19 @@ def group_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-
     rep = np.array([np.flatnonzero(group == g)[np.argmin(G[group == g])] for g in range(len(leaders))], int)
     return Solutions(group=group, counts=counts, representative=rep, loss=L[rep], grad_norm=G[rep], output=F[rep],
                      out_tol=float(out_tol), loss_tol=float(loss_tol))
+
+
+@functools.lru_cache(maxsize=None)
+def _outputs_losses_grads(net: MLP, kind: str):
+    """jit of ``P ↦ (f(X), L, ‖∇L‖₂)`` per point (``lax.map``), compiled once per net and loss."""
+
+    def one(p, X, Y, masks):
+        F = nets.apply(net, p, X, masks)
+        L, g = jax.value_and_grad(lambda q: nets.loss(net, q, X, Y, masks, kind))(p)
+        g = nets.apply_masks(g, masks)
+        return F, L, jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(g)))
+
+    return jax.jit(lambda P, X, Y, masks: jax.lax.map(lambda p: one(p, X, Y, masks), P))
 
 
 def _finite(params_batch) -> bool:
