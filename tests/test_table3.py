@@ -139,3 +139,13 @@ def test_cli_rejects_bad_arguments():
     r = subprocess.run([sys.executable, "-m", "landscape.cli", "table3", "--lr", "0", "--no-progress"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "learning_rate" in r.stderr
+
+
+def test_checkpointed_table3_resumes_to_the_same_result(tmp_path):
+    cfg = table3.Table3Config(activations=("elu",), n_trials=20, max_steps=10_000)
+    ref = table3.run_table3(cfg)
+    table3.run_table3(cfg, checkpoint_dir=str(tmp_path))
+    assert (tmp_path / "ckpt_elu.npz").exists()
+    again = table3.run_table3(cfg, checkpoint_dir=str(tmp_path))  # everything is read back from the checkpoint
+    np.testing.assert_array_equal(again.results["elu"].trials.loss, ref.results["elu"].trials.loss)
+    assert again.results["elu"].counts == ref.results["elu"].counts

@@ -243,3 +243,18 @@ def test_bad_train_arguments():
         ls.train(NET, X, Y, n_trials=4, masks=jax.tree.map(lambda a: np.stack([a, a]), masks()))
     with pytest.raises(ValueError, match="max_steps"):
         ls.train(NET, X, Y, max_steps=0)
+
+
+def test_keep_masked_zero_in_a_users_own_loop():
+    X, Y = data()
+    m = masks()
+    p = ls.init(jax.random.key(0), NET, m, dtype=jnp.float64)
+    opt = optax.chain(optax.add_noise(0.1, 0.5, key=0), optax.adamw(1e-2, weight_decay=0.1), ls.keep_masked_zero(m))
+    state = opt.init(p)
+    for _ in range(20):
+        g = jax.grad(lambda q: ls.loss(NET, q, X, Y))(p)  # unmasked loss: masked entries get gradients too
+        u, state = opt.update(g, state, p)
+        p = optax.apply_updates(p, u)
+    for leaf, mk in zip(jax.tree.leaves(p), jax.tree.leaves(m)):
+        assert np.all(np.asarray(leaf)[np.asarray(mk) == 0] == 0.0)
+        assert np.any(np.asarray(leaf)[np.asarray(mk) == 1] != 0.0)
