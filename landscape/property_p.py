@@ -31,7 +31,7 @@ import numpy as np
 from scipy import linalg
 
 from landscape import nets, paths
-from landscape.activations import activation_name, get_activation
+from landscape.activations import activation_name
 from landscape.masks import pattern_decomposition
 from landscape.nets import MLP
 from landscape.theory import assumption1, assumption2_orders

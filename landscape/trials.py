@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import sys
-import time
 from typing import Any, Callable, Optional, Union
 
 import jax

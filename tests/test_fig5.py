@@ -5,7 +5,6 @@ bisection, accurate to a few ulps of z, so losses on the valley match the
 closed form y4²/2 to 1e-12."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

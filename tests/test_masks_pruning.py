@@ -25,7 +25,6 @@ def test_random_masks_exact_counts_and_reproducible():
 
 
 def test_magnitude_masks():
-    rng = np.random.default_rng(0)
     params = nets.init(jax.random.key(0), NET, dtype=jnp.float64)
     m = M.magnitude_masks(params, 0.5)
     for p, k in zip(params, m):

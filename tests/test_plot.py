@@ -1,6 +1,5 @@
 """Every plot function writes a non-trivial image (size and pixel variance)."""
 
-import jax.numpy as jnp
 import matplotlib.image as mpimg
 import numpy as np
 import pytest

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import nets, slices, theory, trials
+from landscape import slices, theory, trials
 from landscape.activations import activation_name, get_activation
 from landscape.theory import Theorem6
 
