@@ -42,7 +42,7 @@ import numpy as np
 import optax
 from scipy.sparse import csgraph
 
-from landscape import trials
+from landscape import io
 
 CONNECTED = "connected below alpha"
 NOT_FOUND = "no path found within budget"
@@ -88,8 +88,8 @@ def _evaluate(f, Z, bs, grad):
 # ----------------------------------------------------------------------------- results
 
 
-@dataclasses.dataclass
-class PathResult:
+@dataclasses.dataclass(frozen=True)
+class PathResult(io.Saveable):
     """A path between two points, its loss profile, barrier and verdict.
 
     The path is ``point(t) = Σ_j basis_j(t) controls[j]``, ``t ∈ [0, 1]``:
@@ -154,16 +154,15 @@ class PathResult:
                 "alpha": self.alpha, "tol": self.tol, "verdict": self.verdict, "n_nonfinite": self.n_nonfinite,
                 "endpoint_losses": self.endpoint_losses.tolist(), "certificate": self.certificate, "tried": self.tried}
 
-    def save(self, path: str) -> str:
+    def _to_file(self) -> tuple:
         arrays = {"controls": self.controls, "t": self.t, "losses": self.losses, "history": self.history,
                   "endpoint_losses": self.endpoint_losses}
         if self.knots is not None:
             arrays["knots"] = self.knots
-        return trials.save_npz(path, arrays, {"type": "PathResult", **self.to_dict()})
+        return arrays, self.to_dict()
 
     @classmethod
-    def load(cls, path: str) -> "PathResult":
-        arrays, meta = trials.load_npz(path)
+    def _from_file(cls, arrays: dict, meta: dict) -> "PathResult":
         return cls(method=meta["method"], kind=meta["kind"], controls=arrays["controls"], knots=arrays.get("knots"),
                    t=arrays["t"], losses=arrays["losses"], endpoint_losses=arrays["endpoint_losses"],
                    max_loss=meta["max_loss"], barrier=meta["barrier"], alpha=meta["alpha"], tol=meta["tol"],
@@ -496,8 +495,7 @@ def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional
             best = r
         if stop_when_connected and best.connected:
             break
-    best.tried = tried
-    return best
+    return io.replace(best, tried=tried)
 
 
 def theorem6_certificate(thm, params_valley, params_other, alpha: float, *, atol: float = 1e-6) -> Optional[str]:
@@ -532,8 +530,8 @@ def theorem6_certificate(thm, params_valley, params_other, alpha: float, *, atol
 # ----------------------------------------------------------------------------- many points
 
 
-@dataclasses.dataclass
-class BarrierMatrix:
+@dataclasses.dataclass(frozen=True)
+class BarrierMatrix(io.Saveable):
     """Pairwise path heights of ``m`` points, their MST and components.
 
     Attributes:
@@ -567,13 +565,12 @@ class BarrierMatrix:
     def to_dict(self) -> dict:
         return {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in dataclasses.asdict(self).items()}
 
-    def save(self, path: str) -> str:
-        return trials.save_npz(path, {"heights": self.heights, "barriers": self.barriers, "losses": self.losses,
-                                      "mst": self.mst}, {"type": "BarrierMatrix", "methods": list(self.methods)})
+    def _to_file(self) -> tuple:
+        return ({"heights": self.heights, "barriers": self.barriers, "losses": self.losses, "mst": self.mst},
+                {"methods": list(self.methods)})
 
     @classmethod
-    def load(cls, path: str) -> "BarrierMatrix":
-        a, meta = trials.load_npz(path)
+    def _from_file(cls, a: dict, meta: dict) -> "BarrierMatrix":
         return cls(a["heights"], a["barriers"], a["losses"], a["mst"], tuple(meta["methods"]))
 
 

@@ -159,7 +159,7 @@ def _lanczos(f, z, v0, num_steps: int, reorthogonalize: bool):
     return alphas, betas
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LanczosResult:
     """Ritz values of ``∇²f(z)`` from one Lanczos run.
 
@@ -253,7 +253,7 @@ def hutchinson_trace(f: Callable, z, *, num_samples: int = 100, key=None) -> tup
     return float(s.mean()), float(s.std(ddof=1) / np.sqrt(s.size))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SpectralDensity:
     """Stochastic Lanczos quadrature estimate of the Hessian's eigenvalue density.
 
@@ -314,7 +314,7 @@ def spectral_density(f: Callable, z, *, num_probes: int = 8, num_steps: int = 80
 LABELS = ("not_critical", "saddle", "local_maximum", "flat_minimum", "strict_minimum")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class CriticalPoint:
     """What kind of point ``z`` is, with the numbers behind the label.
 

@@ -19,7 +19,7 @@ CIFAR10_ENV = "LANDSCAPE_CIFAR10"
 """Environment variable naming a local CIFAR-10 copy (folder or tarball)."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Dataset:
     """Data in the paper's layout.
 

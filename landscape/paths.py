@@ -28,7 +28,7 @@ import numpy as np
 
 from landscape import nets
 from landscape.nets import MLP
-from landscape.trials import load_npz, save_npz
+from landscape import io
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +206,7 @@ def loss_along(path: Path, n: int = 64, *, refine: int = 3, refine_frac: float =
 
 
 @dataclasses.dataclass(frozen=True)
-class PathReport:
+class PathReport(io.Saveable):
     """Result of ``verify``.
 
     Attributes:
@@ -241,15 +241,14 @@ class PathReport:
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
-    def save(self, file: str) -> str:
+    def _to_file(self) -> tuple:
         meta = {k: v for k, v in self.to_dict().items() if k not in ("s", "losses")}
         meta["labels"] = list(self.labels)
-        return save_npz(file, {"s": self.s, "losses": self.losses}, {"kind": "PathReport", **meta})
+        return {"s": self.s, "losses": self.losses}, meta
 
     @classmethod
-    def load(cls, file: str) -> "PathReport":
-        arrays, meta = load_npz(file)
-        meta.pop("kind", None), meta.pop("versions", None), meta.pop("saved", None)
+    def _from_file(cls, arrays: dict, meta: dict) -> "PathReport":
+        meta = {k: v for k, v in meta.items() if k not in ("versions", "saved")}
         meta["labels"] = tuple(meta["labels"])
         return cls(s=arrays["s"], losses=arrays["losses"], **meta)
 

@@ -46,7 +46,7 @@ def hidden_ranks(net: nets.MLP, params, X, masks=None, rtol: Optional[float] = N
     return (jnp.stack([numerical_rank(h, rtol) for h in hs]), jnp.stack([stable_rank(h) for h in hs]))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RankTrace:
     """Loss and hidden ranks along training (arrays have a leading trial axis).
 

@@ -29,9 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
-import os
 from typing import Any, Callable, Optional, Sequence
 
 import jax
@@ -40,7 +37,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.sharding import PartitionSpec as P
 
-from landscape import nets, trials
+from landscape import io, nets
 from landscape.nets import MLP
 
 NORMS = ("filter", "layer", "none")
@@ -270,7 +267,7 @@ def line_through(p0, p1, masks=None) -> Plane:
     return make_plane(p0, [d], masks)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class PCAPlane:
     """What ``pca_plane`` returns.
 
@@ -364,8 +361,8 @@ def _as_axis(a, j: int) -> np.ndarray:
     return a
 
 
-@dataclasses.dataclass
-class Grid:
+@dataclasses.dataclass(frozen=True)
+class Grid(io.Saveable):
     """Loss values of a surface on a grid, self-describing.
 
     Attributes:
@@ -399,18 +396,16 @@ class Grid:
         return {"config": self.config, "axes": [a.tolist() for a in self.axes], "values": self.values.tolist(),
                 "overlays": {k: np.asarray(v).tolist() for k, v in self.overlays.items()}, "n_done": self.n_done}
 
-    def save(self, path: str) -> str:
-        """One ``.npz`` (atomic write); ``Grid.load`` reads it back."""
+    def _to_file(self) -> tuple:
         arrays = {f"axis_{j}": a for j, a in enumerate(self.axes)}
         arrays["values"] = self.values
         arrays.update({f"array__{k}": np.asarray(v) for k, v in self.arrays.items()})
         arrays.update({f"overlay__{k}": np.asarray(v) for k, v in self.overlays.items()})
-        meta = dict(self.config, n_done=int(self.n_done), ndim=self.ndim)
-        return trials.save_npz(path, arrays, meta)
+        return arrays, dict(self.config, n_done=int(self.n_done), ndim=self.ndim)
 
     @classmethod
-    def load(cls, path: str) -> "Grid":
-        arrays, meta = trials.load_npz(path)
+    def _from_file(cls, arrays: dict, meta: dict) -> "Grid":
+        meta = dict(meta)
         ndim, n_done = meta.pop("ndim"), meta.pop("n_done")
         return cls(axes=tuple(arrays[f"axis_{j}"] for j in range(ndim)), values=arrays["values"], config=meta,
                    arrays={k[7:]: v for k, v in arrays.items() if k.startswith("array__")},
@@ -471,15 +466,6 @@ def _program(net: MLP, kind: str, fn, batch: int, mesh):
     return jax.jit(local)
 
 
-def _fingerprint(meta: dict, arrays: list) -> str:
-    h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=trials._json_default).encode())
-    for a in arrays:
-        a = np.ascontiguousarray(np.asarray(a))
-        h.update(str((a.shape, a.dtype)).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def evaluate(
     surface,
     net: MLP,
@@ -497,6 +483,7 @@ def evaluate(
     overlays: Optional[dict] = None,
     description: Optional[dict] = None,
     progress: Optional[Callable[[int, int], None]] = None,
+    overwrite: bool = False,
 ) -> Grid:
     """The loss ``L(surface(u[, v]))`` on the grid ``axes[0] × axes[1]``.
 
@@ -525,6 +512,9 @@ def evaluate(
       overlays: name -> coordinates to store with the grid for plotting.
       description: extra JSON-able config stored in the file.
       progress: called as ``progress(n_done, n_total)`` after every chunk.
+      overwrite: a ``path`` holding a grid of other settings is refused
+        (``ValueError`` naming what differs) unless this is set; then the old
+        file is kept as ``<name>.replaced.npz`` until the new grid is complete.
 
     Returns:
       A complete ``Grid``.
@@ -590,16 +580,23 @@ def evaluate(
 
     config = {"net": net.to_dict(), "loss": kind, "dtype": dtype.name, "surface": surf_desc,
               "shape": list(shape), "chunk": chunk, "masked": masks is not None, **(description or {})}
-    fp = _fingerprint({k: v for k, v in config.items()}, [*axes, X, Y, *jax.tree.leaves(masks), *arrays.values()])
+    config["data"] = {"X": io.digest(X), "Y": io.digest(Y)}
+    if masks is not None:
+        mask_arrays, config["mask_layout"] = io.tree_arrays("mask", masks)
+        arrays.update(mask_arrays)
+    settings = dict(config)
+    fp = io.fingerprint(settings, [*axes, X, Y, *jax.tree.leaves(masks), *arrays.values()])
     config["fingerprint"] = fp
+    config["settings"] = settings
     values = np.full(total, np.nan, dtype)
     n_done = 0
-    if path is not None and os.path.exists(path if path.endswith(".npz") else path + ".npz"):
-        old = Grid.load(path if path.endswith(".npz") else path + ".npz")
-        if old.config.get("fingerprint") == fp:
-            values, n_done = old.values.ravel().astype(dtype), old.n_done
+    found = io.open_progress(path, fp, settings, overwrite=overwrite, tag=Grid._tag(), what="grid file")
+    if found is not None:
+        old = Grid._from_file(*found)
+        values, n_done = old.values.ravel().astype(dtype), old.n_done
     grid = Grid(axes, values.reshape(shape), config, arrays, dict(overlays or {}), n_done)
     if n_done >= total:
+        io.finish_progress(path)
         return grid
 
     program = _program(net, kind, fn, batch, mesh)
@@ -617,11 +614,12 @@ def evaluate(
         out = program(dyn, Xd, Yd, md, cput(coords[rows].astype(dtype)))
         values[n_done:hi] = np.asarray(out)[: hi - n_done]
         n_done = hi
-        grid.n_done = n_done
+        grid = io.replace(grid, n_done=n_done)
         if path is not None:
-            grid.save(path)
+            grid.save(path, overwrite=True)  # this run's own progress file (open_progress checked it)
         if progress is not None:
             progress(n_done, total)
+    io.finish_progress(path)
     return grid
 
 

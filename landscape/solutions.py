@@ -22,12 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import curvature, nets, trials
+from landscape import curvature, io, nets
 from landscape.nets import MLP
 
 
-@dataclasses.dataclass
-class Solutions:
+@dataclasses.dataclass(frozen=True)
+class Solutions(io.Saveable):
     """Distinct solutions of a batch of points, most frequent first.
 
     Attributes:
@@ -76,15 +76,13 @@ class Solutions:
                 "loss": self.loss.tolist(), "grad_norm": self.grad_norm.tolist(), "out_tol": self.out_tol,
                 "loss_tol": self.loss_tol, "labels": self.labels, "curvature": self.curvature}
 
-    def save(self, path: str) -> str:
-        return trials.save_npz(path, {"group": self.group, "counts": self.counts, "representative": self.representative,
-                                      "loss": self.loss, "grad_norm": self.grad_norm, "output": self.output},
-                               {"type": "Solutions", "out_tol": self.out_tol, "loss_tol": self.loss_tol,
-                                "labels": self.labels, "curvature": self.curvature})
+    def _to_file(self) -> tuple:
+        return ({"group": self.group, "counts": self.counts, "representative": self.representative,
+                 "loss": self.loss, "grad_norm": self.grad_norm, "output": self.output},
+                {"out_tol": self.out_tol, "loss_tol": self.loss_tol, "labels": self.labels, "curvature": self.curvature})
 
     @classmethod
-    def load(cls, path: str) -> "Solutions":
-        a, meta = trials.load_npz(path)
+    def _from_file(cls, a: dict, meta: dict) -> "Solutions":
         return cls(a["group"], a["counts"], a["representative"], a["loss"], a["grad_norm"], a["output"],
                    meta["out_tol"], meta["loss_tol"], meta["labels"], meta["curvature"])
 
@@ -185,5 +183,4 @@ def label_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-
         c = curvature.classify(f, z, gtol=gtol, eig_atol=eig_atol, eig_rtol=eig_rtol, dense_max=dense_max)
         labels.append(c.label)
         curv.append(c.to_dict())
-    sol.labels, sol.curvature = labels, curv
-    return sol
+    return io.replace(sol, labels=labels, curvature=curv)

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from landscape.activations import activation_name, get_activation
+from landscape import io
 from landscape.masks import check_chain, pattern_decomposition
 
 # ----------------------------------------------------------------------------- helpers
@@ -44,6 +45,12 @@ def _normalize(masks) -> tuple:
             d = {"W": np.asarray(layer) != 0}
         out.append(d)
     return tuple(out)
+
+
+def _as_dicts(masks) -> tuple:
+    """Masks as a tuple of ``{"W"[, "b"]}`` dicts (a list of matrices is accepted too)."""
+    return tuple({k: np.asarray(v) for k, v in layer.items()} if hasattr(layer, "keys") else {"W": np.asarray(layer)}
+                 for layer in masks)
 
 
 def _like(bool_masks, template) -> tuple:
@@ -88,7 +95,7 @@ class Removal:
     side: str
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Cleanup:
     """The result of ``effective_masks``.
 
@@ -271,7 +278,7 @@ def is_effective(masks, *, ignore_isolated: bool = True) -> bool:
     return bool(eff[0].all() and eff[-1].all() and all((e | i).all() for e, i in zip(eff[1:-1], iso)))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Compact:
     """The effective sub-network as a smaller network (``compact``).
 
@@ -607,8 +614,8 @@ def check_theorems(masks, activation, X=None, *, dtype=jnp.float32) -> tuple:
 # ----------------------------------------------------------------------------- report
 
 
-@dataclasses.dataclass
-class StructureReport:
+@dataclasses.dataclass(frozen=True)
+class StructureReport(io.Saveable):
     """What ``structure_report`` found. ``str(report)`` is the readable version.
 
     Attributes:
@@ -633,6 +640,7 @@ class StructureReport:
     cleanup: Cleanup
     decomposition: object
     checks: tuple
+    inputs: Optional[tuple] = dataclasses.field(default=None, repr=False, compare=False)
 
     def applicable(self) -> list:
         """Names of the theorems whose conditions all hold."""
@@ -665,23 +673,28 @@ class StructureReport:
                 "decomposition": {"s": dec.s, "p": dec.p.tolist(), "d": dec.d.tolist()},
                 "checks": [c.to_dict() for c in self.checks]}
 
-    def save(self, path: str) -> str:
-        """Writes the cleaned masks and this report (JSON meta) to one ``.npz``."""
-        from landscape.trials import save_npz
+    def _to_file(self) -> tuple:
+        if self.inputs is None:
+            raise ValueError("report: was not built by structure_report, so it cannot be saved and rebuilt")
+        masks, X, coeffs = self.inputs
+        arrays, layout = io.tree_arrays("mask", _as_dicts(masks))
+        if X is not None:
+            arrays["X"] = np.asarray(X)
+        return arrays, {"mask_layout": layout, "activation": self.activation, "polynomial": coeffs,
+                        "report": self.to_dict()}
 
-        arrays = {f"mask_{l}_{k}": np.asarray(v) for l, layer in enumerate(self.cleanup.masks)
-                  for k, v in (layer.items() if hasattr(layer, "items") else [("W", layer)])}
-        return save_npz(path, arrays, {"kind": "structure_report", "report": self.to_dict()})
+    @classmethod
+    def _from_file(cls, arrays: dict, meta: dict) -> "StructureReport":
+        """Rebuilds the report from the saved masks, activation and data (and checks it matches the saved one)."""
+        from landscape.activations import polynomial
 
-    @staticmethod
-    def load(path: str) -> tuple:
-        """Returns ``(report dict, cleaned masks)`` from ``save``."""
-        from landscape.trials import load_npz
-
-        arrays, meta = load_npz(path)
-        L = 1 + max(int(k.split("_")[1]) for k in arrays)
-        masks = tuple({k.split("_")[2]: arrays[k] for k in arrays if int(k.split("_")[1]) == l} for l in range(L))
-        return meta["report"], masks
+        masks = io.tree_from_arrays("mask", arrays, meta["mask_layout"])
+        act = meta["activation"] if meta.get("polynomial") is None else polynomial(meta["polynomial"])
+        try:
+            rep = structure_report(masks, act, arrays.get("X"))
+        except ValueError as e:
+            raise ValueError(f"report: cannot rebuild the saved report ({e})") from None
+        return rep
 
 
 def structure_report(masks, activation="relu", X=None, *, dtype=jnp.float32) -> StructureReport:
@@ -714,4 +727,5 @@ def structure_report(masks, activation="relu", X=None, *, dtype=jnp.float32) -> 
     return StructureReport(activation=activation_name(activation), n=None if X is None else int(X.shape[1]),
                            kind=classify(c.masks), densities_given=densities(masks), densities_effective=densities(c.masks),
                            sizes_effective=c.sizes, effective_given=is_effective(masks, ignore_isolated=False),
-                           cleanup=clean, decomposition=dec, checks=check_theorems(masks, activation, X, dtype=dtype))
+                           cleanup=clean, decomposition=dec, checks=check_theorems(masks, activation, X, dtype=dtype),
+                           inputs=(masks, X, polynomial_coefficients(activation) if not isinstance(activation, str) else None))

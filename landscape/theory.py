@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from landscape import nets
+from landscape import io, nets
 from landscape.activations import Activation, activation_name, get_activation
 from landscape.nets import MLP
 
@@ -393,7 +393,7 @@ def rank_check(activation: Activation, X, mask, *, n_draws: int = 100, key=None,
 
 
 @dataclasses.dataclass(frozen=True)
-class ValleyCertificate:
+class ValleyCertificate(io.Saveable):
     """Evidence that a point of the Theorem 6 net is a spurious local minimum.
 
     Attributes:
@@ -432,17 +432,13 @@ class ValleyCertificate:
         d["passed"] = self.passed
         return d
 
-    def save(self, file: str) -> str:
-        from landscape.trials import save_npz
+    def _to_file(self) -> tuple:
         arrays = {k: np.asarray(getattr(self, k)) for k in ("w", "hessian_eigs", "radii", "min_change")}
-        meta = {k: v for k, v in self.to_dict().items() if k not in arrays}
-        return save_npz(file, arrays, {"kind": "ValleyCertificate", **meta})
+        return arrays, {k: v for k, v in self.to_dict().items() if k not in arrays}
 
     @classmethod
-    def load(cls, file: str) -> "ValleyCertificate":
-        from landscape.trials import load_npz
-        arrays, meta = load_npz(file)
-        for k in ("kind", "versions", "saved", "passed"):
+    def _from_file(cls, arrays: dict, meta: dict) -> "ValleyCertificate":
+        for k in ("passed", "versions", "saved"):
             meta.pop(k, None)
         meta["y"], meta["failures"] = tuple(meta["y"]), tuple(meta["failures"])
         return cls(**arrays, **meta)

@@ -26,12 +26,7 @@ projected the same way.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
-import json
-import os
-import platform
-import sys
 from typing import Any, Callable, Optional, Union
 
 import jax
@@ -41,11 +36,13 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from landscape import nets
+from landscape import io, nets
 from landscape.nets import MLP
 
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED = 0, 1, 2, 3
 STATUS_NAMES = {RUNNING: "running", CONVERGED: "converged", MAX_STEPS: "max_steps", DIVERGED: "diverged"}
+
+CHECKPOINT_TAG = "TrainCheckpoint"
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
 
@@ -166,9 +163,9 @@ def trial_key(seed: int, trial_id) -> jax.Array:
 # ----------------------------------------------------------------------------- result
 
 
-@dataclasses.dataclass
-class TrialsResult:
-    """What a batch of trials produced. Arrays have a leading trial axis.
+@dataclasses.dataclass(frozen=True)
+class TrialsResult(io.Saveable):
+    """What a batch of trials produced (frozen). Arrays have a leading trial axis.
 
     Attributes:
       params: final params pytree, leaves ``(n_trials, ...)``.
@@ -179,9 +176,13 @@ class TrialsResult:
       history: ``(n_trials, n_history)`` loss every ``history_stride`` steps.
       history_steps: ``(n_history,)`` the step of each history column.
       trial_ids: ``(n_trials,)`` the ids the keys were folded with.
-      config: self-description (network, train config, seed, versions, ...).
+      config: self-description (network, train config, seed, data digests,
+        fingerprint, versions, ...).
       param_history: params pytree with leaves ``(n_trials, n_history, ...)``
         when ``history_params`` was set, else None.
+      masks: the masks the trials were trained with (shared, or with a leading
+        trial axis when ``config["masks_per_trial"]``), so the file is
+        self-describing.
     """
 
     params: Any
@@ -194,6 +195,7 @@ class TrialsResult:
     trial_ids: np.ndarray
     config: dict
     param_history: Any = None
+    masks: Any = None
 
     @property
     def n_trials(self) -> int:
@@ -219,74 +221,22 @@ class TrialsResult:
             "status": [STATUS_NAMES[int(s)] for s in self.status],
         }
 
-    def save(self, path: str) -> str:
-        """Writes one ``.npz``: arrays plus the JSON config under ``__meta__``."""
+    def _to_file(self) -> tuple:
         arrays = {"loss": self.loss, "grad_norm": self.grad_norm, "steps": self.steps, "status": self.status,
                   "history": self.history, "history_steps": self.history_steps, "trial_ids": self.trial_ids}
-        for i, leaf in enumerate(jax.tree.leaves(self.params)):
-            arrays[f"param_{i}"] = np.asarray(leaf)
-        for i, leaf in enumerate(jax.tree.leaves(self.param_history)):
-            arrays[f"param_history_{i}"] = np.asarray(leaf)
         meta = dict(self.config)
-        meta["param_keys"] = [[k for k in layer] for layer in self.params]
-        return save_npz(path, arrays, meta)
+        for prefix, tree in (("param", self.params), ("param_history", self.param_history), ("mask", self.masks)):
+            a, layout = io.tree_arrays(prefix, tree)
+            arrays.update(a)
+            meta[f"{prefix}_layout"] = layout
+        return arrays, meta
 
     @classmethod
-    def load(cls, path: str) -> "TrialsResult":
-        arrays, meta = load_npz(path)
-        keys = meta.pop("param_keys")
-
-        def tree(prefix):
-            n = sum(len(k) for k in keys)
-            if f"{prefix}_0" not in arrays:
-                return None
-            it = iter([arrays[f"{prefix}_{i}"] for i in range(n)])
-            return tuple({k: next(it) for k in sorted(layer)} for layer in keys)
-
-        return cls(params=tree("param"), loss=arrays["loss"], grad_norm=arrays["grad_norm"], steps=arrays["steps"],
+    def _from_file(cls, arrays: dict, meta: dict) -> "TrialsResult":
+        trees = {p: io.tree_from_arrays(p, arrays, meta.pop(f"{p}_layout", None)) for p in ("param", "param_history", "mask")}
+        return cls(params=trees["param"], loss=arrays["loss"], grad_norm=arrays["grad_norm"], steps=arrays["steps"],
                    status=arrays["status"], history=arrays["history"], history_steps=arrays["history_steps"],
-                   trial_ids=arrays["trial_ids"], config=meta, param_history=tree("param_history"))
-
-
-def versions() -> dict:
-    """Package versions written beside every saved result."""
-    import landscape
-
-    return {"landscape": landscape.__version__, "jax": jax.__version__, "optax": optax.__version__,
-            "numpy": np.__version__, "python": platform.python_version(), "platform": platform.platform(),
-            "backend": jax.default_backend()}
-
-
-def save_npz(path: str, arrays: dict, meta: dict) -> str:
-    """Saves arrays and a JSON ``meta`` dict (with versions and date) to ``path``."""
-    meta = dict(meta)
-    meta.setdefault("versions", versions())
-    meta.setdefault("saved", datetime.datetime.now().isoformat(timespec="seconds"))
-    path = str(path)
-    if not path.endswith(".npz"):
-        path += ".npz"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, __meta__=np.array(json.dumps(meta, default=_json_default)), **arrays)
-    os.replace(tmp, path)  # atomic: an interrupted write never leaves a broken file
-    return path
-
-
-def load_npz(path: str) -> tuple:
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files if k != "__meta__"}
-        meta = json.loads(str(f["__meta__"]))
-    return arrays, meta
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return repr(o)
+                   trial_ids=arrays["trial_ids"], config=meta, param_history=trees["param_history"], masks=trees["mask"])
 
 
 # ----------------------------------------------------------------------------- compiled core
@@ -450,6 +400,7 @@ def train(
     n_devices: Optional[int] = None,
     progress: Optional[Callable[[dict], None]] = None,
     checkpoint: Optional[str] = None,
+    overwrite: bool = False,
     **config_kwargs,
 ) -> TrialsResult:
     """Trains ``n_trials`` independent copies of ``net`` on ``(X, Y)``.
@@ -481,7 +432,11 @@ def train(
         ``n_stopped``).
       checkpoint: a ``.npz`` path. Finished trial batches and the state of the
         current one are written there after every chunk of steps (atomically);
-        calling ``train`` again with the same arguments resumes from it.
+        calling ``train`` again with the same arguments resumes from it. A
+        checkpoint written by other settings is refused (``ValueError`` naming
+        the settings that differ) unless ``overwrite``.
+      overwrite: set aside a checkpoint of other settings (kept as
+        ``<name>.replaced.npz`` until this run completes) and start afresh.
 
     Returns:
       A ``TrialsResult``; results do not depend on ``trial_batch``,
@@ -539,8 +494,12 @@ def train(
             "n_trials": n_trials, "masks_per_trial": batched_masks, "n_devices": n_dev, "trial_batch": batch,
             "micro_batch": micro,
             "stopping_rule": f"converged when ||grad L||_2 <= {config.gtol}; diverged when loss is not finite or > {config.diverge_loss}"}
-    fingerprint = _fingerprint(meta, X, Y, masks, params0, trial_ids)
-    done, resume = _load_checkpoint(checkpoint, fingerprint)
+    meta["data"] = {"X": io.digest(X), "Y": io.digest(Y)}
+    settings = {k: v for k, v in meta.items() if k != "n_devices"}
+    meta["versions"] = io.versions()
+    fingerprint = io.fingerprint(settings, [X, Y, trial_ids, *jax.tree.leaves(masks), *jax.tree.leaves(params0)])
+    meta["fingerprint"] = fingerprint
+    done, resume = _load_checkpoint(checkpoint, fingerprint, settings, overwrite)
 
     sharding = NamedSharding(mesh, P("trials")) if mesh is not None else None
     put = (lambda a: jax.device_put(a, sharding)) if sharding is not None else jnp.asarray  # noqa: E731
@@ -579,7 +538,7 @@ def train(
             status = np.asarray(state["status"])
             n_stopped = int(np.sum(status[: hi - lo] != RUNNING))
             if checkpoint is not None:  # before the hook, so an interrupt there loses nothing
-                _save_checkpoint(checkpoint, fingerprint, done, state, hist, steps_done, phist)
+                _save_checkpoint(checkpoint, fingerprint, settings, done, state, hist, steps_done, phist)
             if progress is not None:
                 progress({"steps_done": min(steps_done, config.max_steps), "max_steps": config.max_steps, "trials_done": lo,
                           "batch_trials": hi - lo, "n_trials": n_trials, "n_stopped": n_stopped})
@@ -599,33 +558,25 @@ def train(
             out[f"phist_{i}"] = leaf[: hi - lo]
         done.append(out)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, fingerprint, done, None, None, 0, None)
+            _save_checkpoint(checkpoint, fingerprint, settings, done, None, None, 0, None)
 
     merged = {k: np.concatenate([d[k] for d in done], axis=0) for k in done[0]}
     ptree = jax.tree.structure(nets.shapes(net), is_leaf=nets._is_shape)
     n_leaves = ptree.num_leaves
     params = jax.tree.unflatten(ptree, [merged[f"param_{i}"] for i in range(n_leaves)])
     phist = jax.tree.unflatten(ptree, [merged[f"phist_{i}"] for i in range(n_leaves)]) if "phist_0" in merged else None
-    return TrialsResult(params=params, loss=merged["loss"], grad_norm=merged["grad_norm"],
+    result = TrialsResult(params=params, loss=merged["loss"], grad_norm=merged["grad_norm"],
                         steps=merged["steps"], status=merged["status"].astype(np.int8), history=merged["history"],
                         history_steps=np.arange(config.n_history) * config.history_stride, trial_ids=trial_ids,
-                        config=meta, param_history=phist)
+                        config=meta, param_history=phist, masks=masks)
+    io.finish_progress(checkpoint)
+    return result
 
 
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _fingerprint(meta, X, Y, masks, params0, trial_ids) -> str:
-    import hashlib
-
-    h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k not in ("n_devices", "trial_batch")}, sort_keys=True, default=_json_default).encode())
-    for a in [X, Y, trial_ids, *jax.tree.leaves(masks), *jax.tree.leaves(params0)]:
-        h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
-    h.update(str(meta["trial_batch"]).encode())
-    return h.hexdigest()
-
-
-def _save_checkpoint(path, fingerprint, done, state, hist, steps_done, phist):
+def _save_checkpoint(path, fingerprint, settings, done, state, hist, steps_done, phist):
     arrays = {}
     for i, d in enumerate(done):
         for k, v in d.items():
@@ -636,18 +587,16 @@ def _save_checkpoint(path, fingerprint, done, state, hist, steps_done, phist):
         arrays["hist"] = hist
         for j, leaf in enumerate(jax.tree.leaves(phist)):
             arrays[f"phist_{j}"] = leaf
-    save_npz(path, arrays, {"fingerprint": fingerprint, "n_done": len(done), "steps_done": steps_done,
-                            "has_state": state is not None})
+    io.write_progress(path, arrays, {"n_done": len(done), "steps_done": steps_done, "has_state": state is not None},
+                      fingerprint_=fingerprint, settings=settings, tag=CHECKPOINT_TAG)
 
 
-def _load_checkpoint(path, fingerprint):
+def _load_checkpoint(path, fingerprint, settings, overwrite):
     """Returns (finished batches, state of the batch in progress or None)."""
-    if path is None or not os.path.exists(path if path.endswith(".npz") else path + ".npz"):
+    found = io.open_progress(path, fingerprint, settings, overwrite=overwrite, tag=CHECKPOINT_TAG)
+    if found is None:
         return [], None
-    arrays, meta = load_npz(path if path.endswith(".npz") else path + ".npz")
-    if meta.get("fingerprint") != fingerprint:
-        print(f"checkpoint {path}: written by a different run (config, data or masks differ); starting afresh", file=sys.stderr)
-        return [], None
+    arrays, meta = found
     done = []
     for i in range(meta["n_done"]):
         prefix = f"done{i}__"

@@ -151,9 +151,11 @@ def test_save_load_and_resume(tmp_path):
     assert loaded.config["net"] == NET.to_dict() and loaded.config["surface"]["type"] == "Plane"
     for a, b in zip(jax.tree.leaves(loaded.plane()), jax.tree.leaves(plane)):
         np.testing.assert_array_equal(a, b)
-    # a different plane must not reuse the file
+    # a different plane must not reuse the file, nor silently replace it
     other = slices.random_plane(jax.random.key(6), params, masks)
-    g = slices.evaluate(other, NET, X, Y, path=path, **kw)
+    with pytest.raises(ValueError, match="g.npz: written by another run"):
+        slices.evaluate(other, NET, X, Y, path=path, **kw)
+    g = slices.evaluate(other, NET, X, Y, path=path, overwrite=True, **kw)
     assert not np.allclose(g.values, full.values)
 
 

@@ -263,9 +263,9 @@ def test_theorem5_and_6():
 def test_report_save_load(tmp_path):
     r = S.structure_report(FIG6, "relu", np.random.default_rng(0).standard_normal((3, 5)))
     path = r.save(str(tmp_path / "rep"))
-    d, masks = S.StructureReport.load(path)
-    assert d["cleanup"]["n_after"] == 8 and d["kind"] == r.kind
-    np.testing.assert_array_equal(masks[1]["W"], r.cleanup.masks[1]["W"])
+    back = S.StructureReport.load(path)  # a StructureReport, like every other load
+    assert back.to_dict() == r.to_dict() and back.cleanup.n_after == 8 and back.kind == r.kind
+    np.testing.assert_array_equal(back.cleanup.masks[1]["W"], r.cleanup.masks[1]["W"])
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from landscape import data, masks as masks_lib, nets, structure, trials
+from landscape import data, io, masks as masks_lib, nets, structure, trials
 from landscape.experiments import add_preset_arguments
 
 
@@ -66,7 +66,7 @@ PRESETS = {
 state it). ``quick``: a small net for CI (seconds), lr 0.015."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Fig3Panel:
     """One panel: arrays have a leading density axis.
 
@@ -92,8 +92,8 @@ class Fig3Panel:
         return self.history - self.loss_star[:, None]
 
 
-@dataclasses.dataclass
-class Fig3Result:
+@dataclasses.dataclass(frozen=True)
+class Fig3Result(io.Saveable):
     a: Fig3Panel
     b: Fig3Panel
     config: dict
@@ -105,19 +105,18 @@ class Fig3Result:
                    for k in ("a", "b") for f in ("densities", "effective_density", "loss_star", "final_loss")},
                 "a_theorems": self.a.theorems, "b_theorems": self.b.theorems}
 
-    def save(self, path: str) -> str:
+    def _to_file(self) -> tuple:
         arrays = {}
         for k in ("a", "b"):
             p = getattr(self, k)
             for f in ("densities", "effective_density", "history", "history_steps", "loss_star", "final_loss"):
                 arrays[f"{k}_{f}"] = np.asarray(getattr(p, f))
-        meta = {"experiment": "fig3", "config": self.config, "wall_time_s": self.wall_time,
+        meta = {"config": self.config, "wall_time_s": self.wall_time, "fingerprint": io.fingerprint(self.config),
                 "d_y": {"a": self.a.d_y, "b": self.b.d_y}, "theorems": {"a": self.a.theorems, "b": self.b.theorems}}
-        return trials.save_npz(path, arrays, meta)
+        return arrays, meta
 
     @classmethod
-    def load(cls, path: str) -> "Fig3Result":
-        arrays, meta = trials.load_npz(path)
+    def _from_file(cls, arrays: dict, meta: dict) -> "Fig3Result":
         panels = {k: Fig3Panel(d_y=meta["d_y"][k], theorems=meta["theorems"][k],
                                **{f: arrays[f"{k}_{f}"] for f in ("densities", "effective_density", "history",
                                                                   "history_steps", "loss_star", "final_loss")})

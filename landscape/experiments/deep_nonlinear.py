@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from landscape import data, masks as masks_lib, nets, ranks, structure, trials
+from landscape import data, io, masks as masks_lib, nets, ranks, structure, trials
 from landscape.experiments import add_preset_arguments
 
 
@@ -76,7 +76,7 @@ PRESETS = {
 epochs). ``quick``: small net for CI (seconds), lr 0.05."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Fig4Run:
     """One activation: arrays have a leading density axis ``k``.
 
@@ -106,8 +106,8 @@ _ARRAYS = ("history", "history_steps", "rank_steps", "rank", "stable_rank", "fin
            "unused_inputs", "effective_density")
 
 
-@dataclasses.dataclass
-class Fig4Result:
+@dataclasses.dataclass(frozen=True)
+class Fig4Result(io.Saveable):
     runs: tuple
     densities: np.ndarray
     config: dict
@@ -120,18 +120,18 @@ class Fig4Result:
                 "runs": [{"activation": r.activation, "final_loss": r.final_loss.tolist(),
                           "final_rank": r.rank[:, -1].tolist(), "theorems": r.theorems} for r in self.runs]}
 
-    def save(self, path: str) -> str:
+    def _to_file(self) -> tuple:
         arrays = {"densities": self.densities}
         for r in self.runs:
             for f in _ARRAYS:
                 arrays[f"{r.activation}__{f}"] = np.asarray(getattr(r, f))
-        meta = {"experiment": "fig4", "config": self.config, "data": self.data, "wall_time_s": self.wall_time,
+        meta = {"config": self.config, "data": self.data, "wall_time_s": self.wall_time,
+                "fingerprint": io.fingerprint({"config": self.config, "data": self.data}),
                 "activations": [r.activation for r in self.runs], "theorems": {r.activation: r.theorems for r in self.runs}}
-        return trials.save_npz(path, arrays, meta)
+        return arrays, meta
 
     @classmethod
-    def load(cls, path: str) -> "Fig4Result":
-        arrays, meta = trials.load_npz(path)
+    def _from_file(cls, arrays: dict, meta: dict) -> "Fig4Result":
         runs = tuple(Fig4Run(activation=a, theorems=meta["theorems"][a], **{f: arrays[f"{a}__{f}"] for f in _ARRAYS})
                      for a in meta["activations"])
         return cls(runs=runs, densities=arrays["densities"], config=meta["config"], data=meta["data"],

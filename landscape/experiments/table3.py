@@ -25,7 +25,7 @@ import jax
 import numpy as np
 from scipy import stats
 
-from landscape import curvature, nets, solutions, trials
+from landscape import curvature, io, nets, solutions, trials
 from landscape.theory import Theorem6, theorem6_global_min, w_from_params
 
 ACTIVATIONS = ("shifted_sigmoid", "tanh", "leaky_relu", "elu", "relu")
@@ -183,7 +183,7 @@ def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, 
         s["n_flat"] = int(c.to_dict().get("n_flat") or 0)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ActivationResult:
     """One activation's trials and their classification."""
 
@@ -210,7 +210,7 @@ class ActivationResult:
                 "paper": PAPER.get(self.activation)}
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Table3Result:
     """The whole table: config, global minimum, per-activation results."""
 
@@ -223,7 +223,7 @@ class Table3Result:
                 "global_min_note": "L* = sigma_min([[y1,y1],[y2,y2+y3]])^2/2 (half_sum units), from theory.theorem6_global_min",
                 "valley_loss": Theorem6(*self.config.y).valley_loss,
                 "activations": {a: r.to_dict() for a, r in self.results.items()},
-                "versions": trials.versions()}
+                "versions": io.versions()}
 
     def save(self, folder: str) -> dict:
         """Writes ``table3.json``, ``table3.png`` and one ``trials_<act>.npz`` per activation."""
