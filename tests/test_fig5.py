@@ -1,8 +1,8 @@
 """Figure 5 (the (a, t) slice through the Theorem 6 valley) and the trajectory picture.
 
-Tolerances: float64; the slice's inverse activations come from a 64-step
-bisection, accurate to a few ulps of z, so losses on the valley match the
-closed form y4²/2 to 1e-12."""
+Tolerances: float64; the slice's inverse activations come from
+theory.invert_activation (bisection to float64 resolution), so losses on the
+valley match the closed form y4²/2 to 1e-12."""
 
 import jax
 import numpy as np
@@ -21,7 +21,7 @@ def test_surface_matches_theory_points(act):
         for mine, ref in ((surf.valley(a), theory.valley_point(THM, act, a, 10.0)), (surf.better(a), theory.better_point(THM, act, a))):
             for x, y in zip(jax.tree.leaves(mine), jax.tree.leaves(ref)):
                 np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
-    assert np.isnan(float(vs.sigma_inverse("tanh", 1.5)))  # outside tanh's range
+    assert np.isnan(float(jax.jit(lambda v: theory.invert_activation("tanh", v))(1.5)))  # outside tanh's range
 
 
 @pytest.mark.parametrize("act", ["tanh", "leaky_relu"])
@@ -46,9 +46,11 @@ def test_default_a_range_keeps_one_over_a_in_range():
         vs.figure5("tanh", a_range=(-1.0, 2.0, 5))
 
 
-def test_classify():
+def test_theorem6_labels():
     L = theory.theorem6_global_min(THM)[0]
-    kinds = vs.classify([L + 1e-5, 2.0, 2.0, 1.1], [1.0, 1e-4, 0.5, 0.0], THM)
+    w = np.zeros((4, 8))
+    w[:, 3] = [1.0, 1e-4, 0.5, 0.0]  # w4
+    kinds = theory.theorem6_labels(THM, w, [L + 1e-5, 2.0, 2.0, 1.1], np.zeros(4))
     assert list(kinds) == ["global", "valley", "other", "other"]
 
 
