@@ -493,8 +493,8 @@ def assumption2(activation: Activation, n: int, *, order: int = 8) -> Condition:
             return Condition(name, False, f"Assumption 2 fails for {label!r}: its non-zero derivatives at 0 are of orders "
                              f"{sorted(nz)}, which hold no arithmetic sequence of n={n} orders (dim* is finite: use "
                              f"p_i >= dim*, Theorem 3)", data)
-        return Condition(name, True, f"polynomial: σ^(k)(0) ≠ 0 for k in {sorted(nz)}; l_i = {seq[0]} + {seq[1] - seq[0] if n > 1 else 1}·(i−1)",
-                         data, seq)
+        step = seq[1] - seq[0] if n > 1 else 1
+        return Condition(name, True, f"polynomial: σ^(k)(0) ≠ 0 for k in {sorted(nz)}; l_i = {seq[0]} + {step}·(i−1)", data, seq)
     if isinstance(activation, str) and activation in NONZERO_DERIVATIVES:
         parity = NONZERO_DERIVATIVES[activation]
         start = 1 if parity == "odd" else 0
@@ -503,15 +503,9 @@ def assumption2(activation: Activation, n: int, *, order: int = 8) -> Condition:
                          f"l_i = {start} + 2(i−1)", data, seq)
     d = derivatives_at_zero(activation, order)
     nz = {k for k, v in enumerate(d) if abs(v) > 1e-8 * max(1.0, np.abs(d).max())}
-    seen = None
-    for step in range(1, order // 2 + 1):
-        for start in range(0, step + 1):
-            seq = list(range(start, order + 1, step))
-            if len(seq) >= 3 and all(k in nz for k in seq):
-                seen = (start, step)
-                break
-        if seen:
-            break
+    # a progression start + k·step that is non-zero at every order it reaches up to `order` (3 terms at least)
+    seen = next(((start, step) for step in range(1, order // 2 + 1) for start in range(step + 1)
+                 if len(range(start, order + 1, step)) >= 3 and all(k in nz for k in range(start, order + 1, step))), None)
     derivs = f"σ^(k)(0), k = 0..{order}: {np.round(d, 6).tolist()}"
     if seen is None:
         return Condition(name, False, f"Assumption 2 fails for {label!r}: {derivs} hold no arithmetic progression "

@@ -488,7 +488,10 @@ class StructureReport(io.Saveable):
         from landscape.activations import polynomial
 
         masks = io.tree_from_arrays("mask", arrays, meta["mask_layout"])
-        n = meta["net"]
+        n = meta.get("net")
+        if n is None:  # a file written by 0.1 (structure_report(masks, activation, X)): the net from the masks
+            sizes = [np.shape(masks[0]["W"])[1]] + [np.shape(layer["W"])[0] for layer in masks]
+            n = {"sizes": sizes, "activation": meta["activation"], "bias": any("b" in layer for layer in masks)}
         act = n["activation"] if meta.get("polynomial") is None else polynomial(meta["polynomial"])
         try:
             return structure_report(MLP(tuple(n["sizes"]), act, bias=n["bias"]), arrays.get("X"), masks)

@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pytest
 
+import landscape as ls
 from landscape import cli, slices, theory
 from landscape.experiments import valley_slice as vs
 
@@ -15,12 +16,23 @@ THM = theory.Theorem6()
 
 
 @pytest.mark.parametrize("act", ["tanh", "leaky_relu", "elu", "shifted_sigmoid"])
-def test_surface_matches_theory_points(act):
+def test_surface_points_satisfy_the_proof_equations(act):
+    # The slice's points are theory's, evaluated under jit; check the proof's defining equations
+    # (float64: σ(w) recovers its target to 1e-12 after the bisection).
     surf = vs.valley_slice(act, THM, 10.0)
+    sigma = ls.get_activation(act)
+    y1, y2, y3, y4 = THM.y1, THM.y2, THM.y3, THM.y4
     for a in (2.5, 7.0):
-        for mine, ref in ((surf.valley(a), theory.valley_point(THM, act, a, 10.0)), (surf.better(a), theory.better_point(THM, act, a))):
-            for x, y in zip(jax.tree.leaves(mine), jax.tree.leaves(ref)):
-                np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
+        w = np.asarray(theory.w_from_params(jax.jit(surf.valley)(a)))
+        s = np.asarray(sigma(w))
+        np.testing.assert_allclose(w[[0, 1, 2, 3, 7]], [y1 * a, y2 * a, y3 * 10.0, 0.0, 0.0], rtol=1e-15)
+        np.testing.assert_allclose(s[[4, 5, 6]], [1 / a, 1 / a, 1 / 10.0], rtol=1e-12)
+        w = np.asarray(theory.w_from_params(jax.jit(surf.better)(a)))
+        s = np.asarray(sigma(w))
+        np.testing.assert_allclose(w[[0, 1, 2, 3, 6]], [y1 * a, (y2 + y3) * a, 0.0, y4 * a, 0.0], rtol=1e-15)
+        np.testing.assert_allclose(s[[4, 5, 7]], [y2 / ((y2 + y3) * a), 1 / a, 1 / a], rtol=1e-12)
+        for x, y in zip(jax.tree.leaves(surf.valley(a)), jax.tree.leaves(theory.valley_point(THM, act, a, 10.0))):
+            np.testing.assert_array_equal(x, y)  # one implementation: eager and traced agree
     assert np.isnan(float(jax.jit(lambda v: theory.invert_activation("tanh", v))(1.5)))  # outside tanh's range
 
 

@@ -219,7 +219,7 @@ def test_theorem2_deep_linear():
     assert _applies(sparse_all, "relu", X, "Theorem 2").applies is False
 
 
-def test_theorem3_and_intrinsic_dimension():
+def test_theorem3_and_dim_star():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((2, 40))
     # Quadratic σ on d = 2 inputs: dim* = #degree-2 monomials = C(3, 2) = 3 (Sec. 4.1 without bias).
