@@ -31,31 +31,42 @@ from landscape.masks import pattern_decomposition as pattern_decomposition
 from landscape.masks import random_masks as random_masks
 from landscape.masks import to_flax as to_flax
 from landscape.structure import check_theorems as check_theorems
-from landscape.structure import classify as classify_structure
 from landscape.structure import compact as compact
 from landscape.structure import effective_masks as effective_masks
 from landscape.structure import effective_neurons as effective_neurons
 from landscape.structure import is_effective as is_effective
+from landscape.structure import network_class as network_class
 from landscape.structure import structure_report as structure_report
 from landscape.structure import StructureReport as StructureReport
+from landscape.conditions import assumption1 as assumption1
+from landscape.conditions import assumption2 as assumption2
+from landscape.conditions import Check as Check
+from landscape.conditions import Condition as Condition
+from landscape.conditions import dim_star as dim_star
+from landscape.conditions import monomial_count as monomial_count
+from landscape.conditions import numerical_rank as numerical_rank
+from landscape.conditions import rank_check as rank_check
+from landscape.conditions import remark2 as remark2
+from landscape.conditions import theorem1_conditions as theorem1_conditions
+from landscape.conditions import theorem2_conditions as theorem2_conditions
+from landscape.conditions import theorem3_conditions as theorem3_conditions
+from landscape.conditions import theorem4_conditions as theorem4_conditions
+from landscape.conditions import theorem5_conditions as theorem5_conditions
+from landscape.conditions import theorem6_conditions as theorem6_conditions
 from landscape.data import cifar10 as cifar10
 from landscape.data import digits as digits
 from landscape.data import least_squares_loss as least_squares_loss
 from landscape.data import synthetic as synthetic
 from landscape.ranks import hidden_ranks as hidden_ranks
-from landscape.ranks import numerical_rank as numerical_rank
 from landscape.ranks import stable_rank as stable_rank
 from landscape.ranks import train_with_ranks as train_with_ranks
-from landscape.theory import assumption1 as assumption1
-from landscape.theory import assumption2_orders as assumption2_orders
 from landscape.theory import better_point as better_point
 from landscape.theory import certify_valley as certify_valley
-from landscape.theory import dim_star as dim_star
-from landscape.theory import invert as invert
-from landscape.theory import monomial_count as monomial_count
-from landscape.theory import rank_check as rank_check
+from landscape.theory import invert_activation as invert_activation
 from landscape.theory import Theorem6 as Theorem6
+from landscape.theory import theorem6_certificate as theorem6_certificate
 from landscape.theory import theorem6_global_min as theorem6_global_min
+from landscape.theory import theorem6_labels as theorem6_labels
 from landscape.theory import valley_point as valley_point
 from landscape.theory import ValleyCertificate as ValleyCertificate
 from landscape.paths import from_points as from_points
@@ -67,7 +78,6 @@ from landscape.property_p import lemma1 as lemma1
 from landscape.property_p import lemma2_path as lemma2_path
 from landscape.property_p import property_p_path as property_p_path
 from landscape.property_p import theorem1_path as theorem1_path
-from landscape.property_p import theorem2_conditions as theorem2_conditions
 from landscape.property_p import theorem2_path as theorem2_path
 from landscape.property_p import theorem4_path as theorem4_path
 from landscape.property_p import verified_path as verified_path
@@ -80,7 +90,6 @@ from landscape.connectivity import elastic_band as elastic_band
 from landscape.connectivity import linear_path as linear_path
 from landscape.connectivity import minimum_spanning_tree as minimum_spanning_tree
 from landscape.connectivity import PathResult as PathResult
-from landscape.connectivity import theorem6_certificate as theorem6_certificate
 from landscape.curvature import classify as classify_critical_point
 from landscape.curvature import CriticalPoint as CriticalPoint
 from landscape.curvature import free_space as free_space
@@ -131,31 +140,42 @@ __all__ = [
     "random_masks",
     "to_flax",
     "check_theorems",
-    "classify_structure",
     "compact",
     "effective_masks",
     "effective_neurons",
     "is_effective",
+    "network_class",
     "structure_report",
     "StructureReport",
+    "assumption1",
+    "assumption2",
+    "Check",
+    "Condition",
+    "dim_star",
+    "monomial_count",
+    "numerical_rank",
+    "rank_check",
+    "remark2",
+    "theorem1_conditions",
+    "theorem2_conditions",
+    "theorem3_conditions",
+    "theorem4_conditions",
+    "theorem5_conditions",
+    "theorem6_conditions",
     "cifar10",
     "digits",
     "least_squares_loss",
     "synthetic",
     "hidden_ranks",
-    "numerical_rank",
     "stable_rank",
     "train_with_ranks",
-    "assumption1",
-    "assumption2_orders",
     "better_point",
     "certify_valley",
-    "dim_star",
-    "invert",
-    "monomial_count",
-    "rank_check",
+    "invert_activation",
     "Theorem6",
+    "theorem6_certificate",
     "theorem6_global_min",
+    "theorem6_labels",
     "valley_point",
     "ValleyCertificate",
     "from_points",
@@ -167,7 +187,6 @@ __all__ = [
     "lemma2_path",
     "property_p_path",
     "theorem1_path",
-    "theorem2_conditions",
     "theorem2_path",
     "theorem4_path",
     "verified_path",
@@ -180,7 +199,6 @@ __all__ = [
     "linear_path",
     "minimum_spanning_tree",
     "PathResult",
-    "theorem6_certificate",
     "classify_critical_point",
     "CriticalPoint",
     "free_space",

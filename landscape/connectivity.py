@@ -23,7 +23,7 @@ and a verdict at level α (default: the larger endpoint loss):
 ``"connected below alpha"`` when the dense profile stays ≤ α + tol, else
 ``"no path found within budget"``. A failed search never says "disconnected";
 only a proof does, and where one exists (Theorem 6) it is cited
-(``theorem6_certificate``).
+(``theory.theorem6_certificate``).
 
 Many points: ``barrier_matrix`` runs a probe on every pair, then gives the
 minimum spanning tree of the path heights (as AutoNEB does) and the connected
@@ -465,7 +465,7 @@ def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional
     method's max loss). Verdict: ``CONNECTED`` when some path stays at or below
     ``alpha + tol`` on its dense profile; otherwise ``NOT_FOUND`` -- or
     ``CERTIFIED_DISCONNECTED`` when ``certificate`` (a proof, e.g. from
-    ``theorem6_certificate``) is given, which is then cited.
+    ``theory.theorem6_certificate``) is given, which is then cited.
 
     Args:
       methods: any of ``"linear"``, ``"bezier"``, ``"chain"``, ``"neb"``.
@@ -496,35 +496,6 @@ def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional
         if stop_when_connected and best.connected:
             break
     return io.replace(best, tried=tried)
-
-
-def theorem6_certificate(thm, params_valley, params_other, alpha: float, *, atol: float = 1e-6) -> Optional[str]:
-    """The Theorem 6 proof of disconnection, when it applies to this pair.
-
-    The proof (Section 5) shows: from a valley point θ(a, b) (``w4 = w8 = 0``,
-    ``w1σ(w5) = w1σ(w6) = y1`` etc., loss ``y4²/2``), the component of the
-    sublevel set ``{L ≤ y4²/2}`` never reaches a point with ``w4 ≠ 0`` and loss
-    ``≤ y4²/2``. So for ``alpha ≤ y4²/2`` no path exists.
-
-    Args:
-      thm: a ``theory.Theorem6``.
-      params_valley: params of the first point (checked to be on the valley:
-        ``w4 = w8 = 0`` and loss ``y4²/2`` within ``atol``, by the caller's loss).
-      params_other: params of the second point (``w4 ≠ 0``).
-      alpha: the level asked about.
-
-    Returns:
-      The citation string, or None when the conditions do not hold.
-    """
-    from landscape import theory
-
-    w = np.asarray(theory.w_from_params(params_valley), np.float64)
-    w_other = np.asarray(theory.w_from_params(params_other), np.float64)
-    on_valley = abs(w[3]) <= atol and abs(w[7]) <= atol and abs(w[2]) > 0
-    if on_valley and abs(w_other[3]) > atol and alpha <= thm.valley_loss + atol:
-        return (f"Theorem 6 (Sec. 5): the component of {{L <= y4^2/2 = {thm.valley_loss:g}}} containing the valley "
-                "point never reaches a point with w4 != 0")
-    return None
 
 
 # ----------------------------------------------------------------------------- many points

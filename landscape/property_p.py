@@ -17,8 +17,10 @@ segments are straight lines:
   the convex segment in ``U`` to zero loss.
 
 Outside its theorem a constructor raises ``ValueError`` naming the failed
-condition. All linear algebra runs in float64 NumPy; the path's points keep
-the dtype of the given params. Verify a path with ``paths.verify``.
+condition; the conditions are those of ``landscape.conditions`` (the same
+functions ``structure_report`` shows). All linear algebra runs in float64 NumPy;
+the path's points keep the dtype of the given params. Verify a path with
+``paths.verify``.
 """
 
 from __future__ import annotations
@@ -30,28 +32,23 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import linalg
 
-from landscape import nets, paths
-from landscape.activations import activation_name
+from landscape import conditions as C
+from landscape import nets, paths, structure
+from landscape.conditions import numerical_rank
 from landscape.masks import pattern_decomposition
 from landscape.nets import MLP
-from landscape.theory import assumption1, assumption2_orders
 
 RANK_RTOL = 1e-10
-"""Relative singular-value threshold for numerical rank (float64 data)."""
+"""Relative singular-value threshold of ``numerical_rank`` for the float64 algebra here."""
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _rank(A, rtol=RANK_RTOL) -> int:
-    s = np.linalg.svd(np.asarray(A, np.float64), compute_uv=False)
-    return int(np.sum(s > rtol * (s[0] if s.size else 0.0))) if s.size and s[0] > 0 else 0
-
-
 def _independent_rows(A, rtol=RANK_RTOL) -> np.ndarray:
     """Indices of ``rank(A)`` linearly independent rows (QR with column pivoting on ``Aᵀ``)."""
     A = np.asarray(A, np.float64)
-    r = _rank(A, rtol)
+    r = numerical_rank(A, rtol)
     if r == 0:
         return np.zeros(0, np.int64)
     _, _, piv = linalg.qr(A.T, mode="economic", pivoting=True)
@@ -60,17 +57,14 @@ def _independent_rows(A, rtol=RANK_RTOL) -> np.ndarray:
 
 def _sd_parts(theorem: str, net: MLP, params, X, Y, masks):
     """Checks a two-layer SD net and returns float64 ``(W̃, U, M, X, Y)``."""
-    if net.depth != 2:
-        raise ValueError(f"net: {theorem} covers two-layer nets (one hidden layer), got depth {net.depth}")
+    C.require(C.two_layer(net), "net", theorem)
     if net.bias:
         raise ValueError(f"net: {theorem} is stated without biases; append a row of ones to X instead of bias=True")
     nets.check_params(net, params)
     X, Y = nets.check_data(net, X, Y)
     masks = nets.dense_masks(net) if masks is None else nets.check_masks(net, masks)
-    M1, M2 = np.asarray(masks[0]["W"]), np.asarray(masks[1]["W"])
-    if not np.all(M2 == 1):
-        raise ValueError(f"masks: {theorem} needs a dense final layer (an SD net); "
-                         f"{int(np.sum(M2 == 0))} final-layer weights are masked (an SS net, see Theorem 6)")
+    C.require(C.dense_final_layer(net, masks), "masks", theorem)
+    M1 = np.asarray(masks[0]["W"])
     W = np.where(M1 != 0, np.asarray(params[0]["W"], np.float64), 0.0)
     U = np.asarray(params[1]["W"], np.float64)
     return W, U, M1.astype(np.float64), np.asarray(X, np.float64), np.asarray(Y, np.float64)
@@ -164,26 +158,22 @@ def lemma2_path(net: MLP, params, X, Y, masks=None) -> paths.Path:
 # ----------------------------------------------------------------------------- Theorem 1
 
 
-def _check_linear(theorem, net):
-    if activation_name(net.activation) != "linear":
-        raise ValueError(f"net: {theorem} is about linear networks (σ(z) = z); got activation "
-                         f"{activation_name(net.activation)!r} (see theorem4_path for analytic σ)")
+def _pick_case(theorem: str, check: C.Check, case: Optional[int], order: tuple) -> int:
+    """The case to build: ``case`` if its condition holds, else the first of ``order`` that holds.
 
-
-def theorem1_conditions(mask, X, Y, *, tol: float = 1e-12) -> dict:
-    """Which of Theorem 1's conditions hold: ``{1: p_i ≥ d_i ∀i, 2: Z_i Z_jᵀ = 0 ∀i≠j, 3: d_y = 1}``.
-
-    ``Z_i Z_jᵀ = 0`` is tested as ``‖Z_i Z_jᵀ‖ ≤ tol ‖Z_i‖ ‖Z_j‖``.
+    Raises:
+      ValueError: ``case`` is not a case number or its condition fails, or no condition holds.
     """
-    dec = pattern_decomposition(mask, X)
-    c1 = bool(np.all(dec.p >= dec.d))
-    c2 = True
-    for i in range(dec.s):
-        for j in range(i + 1, dec.s):
-            Zi, Zj = np.asarray(dec.Z[i], np.float64), np.asarray(dec.Z[j], np.float64)
-            if np.linalg.norm(Zi @ Zj.T) > tol * np.linalg.norm(Zi) * np.linalg.norm(Zj):
-                c2 = False
-    return {1: c1, 2: c2, 3: int(np.shape(Y)[0]) == 1}
+    cases = dict(enumerate(check.any_of, 1))
+    if case is None:
+        case = next((k for k in order if cases[k].holds), None)
+        if case is None:
+            raise ValueError(f"masks: no condition of {theorem} holds: "
+                             + "; ".join(f"{k}) {c.detail}" for k, c in cases.items()))
+    if case not in cases:
+        raise ValueError(f"case: expected {', '.join(map(str, cases))} or None, got {case!r}")
+    C.require(cases[case], "case", f"{theorem} case {case}")
+    return case
 
 
 def _linear_infimum_case12(X, Y, dec):
@@ -197,7 +187,7 @@ def _linear_infimum_case12(X, Y, dec):
     inf = 0.5 * float(np.sum(_projection_residual(Y, X[used]) ** 2))
     for i in range(dec.s):
         Z = np.asarray(dec.Z[i], np.float64)
-        r = _rank(Z)
+        r = numerical_rank(Z, RANK_RTOL)
         if r == 0 or dec.p[i] >= r:
             continue
         _, _, Vt = np.linalg.svd(Z, full_matrices=False)
@@ -237,24 +227,9 @@ def theorem1_path(net: MLP, params, X, Y, masks=None, *, case: Optional[int] = N
       ValueError: naming the condition that fails.
     """
     name = "Theorem 1"
-    _check_linear(name, net)
+    C.require(C.linear_activation(net), "net", name)
     W, U, M, X64, Y64 = _sd_parts(name, net, params, X, Y, masks)
-    conds = theorem1_conditions(M, X64, Y64)
-    if case is None:
-        case = next((c for c in (1, 3, 2) if conds[c]), None)
-        if case is None:
-            dec = pattern_decomposition(M, X64)
-            raise ValueError(
-                "masks: no condition of Theorem 1 holds: 1) p_i >= d_i fails for groups "
-                f"{[i for i in range(dec.s) if dec.p[i] < dec.d[i]]} (p={dec.p.tolist()}, d={dec.d.tolist()}); "
-                "2) Z_i Z_j^T != 0 for some i != j; 3) d_y = "
-                f"{Y64.shape[0]} != 1")
-    if case not in (1, 2, 3):
-        raise ValueError(f"case: expected 1, 2, 3 or None, got {case!r}")
-    if not conds[case]:
-        what = {1: "p_i >= d_i for every pattern group", 2: "Z_i Z_j^T = 0 for all i != j",
-                3: f"d_y = 1 (got d_y = {Y64.shape[0]})"}[case]
-        raise ValueError(f"case: Theorem 1 case {case} needs {what}, which fails here")
+    case = _pick_case(name, C.theorem1_conditions(net, X64, Y64, masks), case, (1, 3, 2))
     builder = {1: _case1, 2: _case2, 3: _case3}[case]
     return builder(net, params, W, U, M, X64, Y64, masks, max_rounds=max_rounds, tol=tol)
 
@@ -383,16 +358,16 @@ def theorem4_path(net: MLP, params, X, Y, masks=None, *, key=None, assume_analyt
     name = "Theorem 4"
     W, U, M, X64, Y64 = _sd_parts(name, net, params, X, Y, masks)
     p, n = W.shape[0], X64.shape[1]
-    if p < n:
-        raise ValueError(f"net: Theorem 4 needs hidden width p >= n, got p={p} < n={n}")
-    assumption1(X64, M)
+    C.require(C.wide_last_hidden(net, X64), "net", name)
+    a1 = C.assumption1(X64, masks)
+    C.require(a1, "X" if 1 in (a1.value or ()) else "masks", name)
     if not assume_analytic:
-        assumption2_orders(net.activation, n)
+        C.require(C.assumption2(net.activation, n), "activation", name)
     sigma = net.sigma
     key = jax.random.key(0) if key is None else key
     H = _hidden(W, X64, sigma)
     b = _Builder(W, U)
-    full = lambda H_: _rank(H_, rtol) == n  # noqa: E731
+    full = lambda H_: numerical_rank(H_, rtol) == n  # noqa: E731
     if not full(H):
         U0, basis = lemma1(U, H, rtol=rtol)
         b.add(W, U0, "Lemma 1: U -> U0 (zero columns for dependent rows of σ(WX); output kept)")
@@ -442,7 +417,7 @@ class _ChainBuilder:
 
 def _deep_parts(theorem: str, net: MLP, params, X, Y, masks):
     """Checks a deep linear net without bias; returns float64 ``(Ms, Ks, X, Y)`` (weights and masks)."""
-    _check_linear(theorem, net)
+    C.require(C.linear_activation(net), "net", theorem)
     if net.depth < 2:
         raise ValueError(f"net: {theorem} needs at least one hidden layer, got depth {net.depth}")
     if net.bias:
@@ -465,27 +440,8 @@ def _chain(Ms, lo, hi, n):
 
 def _row_basis(A, rtol=RANK_RTOL):
     """Orthonormal rows spanning the row space of ``A`` (``(rank, n)``)."""
-    r = _rank(A, rtol)
+    r = numerical_rank(A, rtol)
     return np.linalg.svd(A, full_matrices=False)[2][:r] if r else np.zeros((0, A.shape[1]))
-
-
-def _effective_to_output(Ks) -> list:
-    """Per hidden layer ``k = 1..L-1``: which units have a path (of unpruned weights) to the output."""
-    reach = np.ones(Ks[-1].shape[0], bool)
-    out = []
-    for K in Ks[:0:-1]:  # K_L, ..., K_2: unit j of the layer below reaches the output if K[i, j] for a reaching i
-        reach = (K[reach] != 0).any(axis=0)
-        out.append(reach)
-    return out[::-1]
-
-
-def theorem2_conditions(net: MLP, masks, X, Y) -> dict:
-    """Which of Theorem 2's conditions hold: ``{1: only the first layer sparse and p_i ≥ d_i ∀i, 2: d_y = 1}``."""
-    masks = nets.dense_masks(net) if masks is None else nets.check_masks(net, masks)
-    Ks = [np.asarray(m["W"]) for m in masks]
-    dec = pattern_decomposition(Ks[0], X)
-    c1 = bool(all(np.all(K != 0) for K in Ks[1:]) and np.all(dec.p >= dec.d))
-    return {1: c1, 2: int(np.shape(Y)[0]) == 1}
 
 
 def _reduced_rank_infimum(Y, X_used, r):
@@ -541,24 +497,9 @@ def theorem2_path(net: MLP, params, X, Y, masks=None, *, case: Optional[int] = N
     """
     name = "Theorem 2"
     Ms, Ks, X64, Y64 = _deep_parts(name, net, params, X, Y, masks)
-    dense_above = all(np.all(K != 0) for K in Ks[1:])
-    dec = pattern_decomposition(Ks[0], X64)
-    conds = {1: bool(dense_above and np.all(dec.p >= dec.d)), 2: Y64.shape[0] == 1}
-    why = {1: ("p_i >= d_i for every pattern group and dense layers after the first: "
-               + ("" if dense_above else f"layers {[l + 1 for l, K in enumerate(Ks) if l and np.any(K == 0)]} are sparse; ")
-               + f"groups with p_i < d_i: {[i for i in range(dec.s) if dec.p[i] < dec.d[i]]} "
-               f"(p={dec.p.tolist()}, d={dec.d.tolist()})"),
-           2: f"d_y = 1 (got d_y = {Y64.shape[0]})"}
-    if case is None:
-        case = next((c for c in (1, 2) if conds[c]), None)
-        if case is None:
-            raise ValueError(f"masks: no condition of Theorem 2 holds: 1) {why[1]}; 2) {why[2]}")
-    if case not in (1, 2):
-        raise ValueError(f"case: expected 1, 2 or None, got {case!r}")
-    if not conds[case]:
-        raise ValueError(f"case: Theorem 2 case {case} needs {why[case]}")
+    case = _pick_case(name, C.theorem2_conditions(net, X64, Y64, masks), case, (1, 2))
     if case == 1:
-        return _thm2_case1(net, params, Ms, Ks, X64, Y64, masks, dec, max_rounds, tol)
+        return _thm2_case1(net, params, Ms, Ks, X64, Y64, masks, pattern_decomposition(Ks[0], X64), max_rounds, tol)
     return _thm2_case2(net, params, Ms, Ks, X64, Y64, masks, zero_tol)
 
 
@@ -576,7 +517,7 @@ def _thm2_case1(net, params, Ms, Ks, X, Y, masks, dec, max_rounds, tol):
     for l in range(1, L - 1):
         T_prev = _chain(Ms, 0, l, X.shape[0]) @ X          # input of layer l, (h_l, n)
         T = Ms[l] @ T_prev                                  # output of layer l, (h_{l+1}, n)
-        r, r_max = _rank(T), min(T.shape[0], _rank(T_prev))
+        r, r_max = numerical_rank(T, RANK_RTOL), min(T.shape[0], numerical_rank(T_prev, RANK_RTOL))
         if r >= r_max:
             continue
         U0, basis = lemma1(Ms[l + 1], T)
@@ -611,7 +552,7 @@ def _thm2_case1(net, params, Ms, Ks, X, Y, masks, dec, max_rounds, tol):
 
 def _thm2_case2(net, params, Ms, Ks, X, Y, masks, zero_tol):
     L = len(Ms)
-    reach = _effective_to_output(Ks)
+    reach = structure.reaches_output(Ks)[1:-1]  # hidden layers: units with a path to the output
     for k, ok in enumerate(reach):
         if not np.all(ok):
             raise ValueError(f"masks: Theorem 2 needs an effective network (Definition 1): units "
@@ -666,8 +607,8 @@ def property_p_path(net: MLP, params, X, Y, masks=None, **kwargs) -> paths.Path:
     Raises:
       ValueError: from the constructor, naming the failed condition.
     """
-    if activation_name(net.activation) == "linear":
-        last_sparse = masks is not None and not np.all(np.asarray(masks[-1]["W"]) != 0)
+    if C.linear_activation(net).holds:
+        last_sparse = masks is not None and not C.dense_final_layer(net, masks).holds
         if net.depth > 2 or last_sparse:
             return theorem2_path(net, params, X, Y, masks, **kwargs)
         return theorem1_path(net, params, X, Y, masks, **kwargs)

@@ -1,8 +1,9 @@
 """Ranks of hidden-layer outputs (Fig. 4, second row), and training with rank tracking.
 
-``numerical_rank``: singular values above ``rtol · s_max``; the default
-``rtol = max(h, n) · eps(dtype)`` is NumPy's ``matrix_rank`` rule for the dtype the
-net ran in. ``stable_rank``: ``‖H‖_F² / ‖H‖_2²`` (a continuous, tolerance-free
+``numerical_rank`` (defined in ``landscape.conditions``, one rule for every rank):
+singular values above ``rtol · s_max``; the default ``rtol = max(h, n) · eps(dtype)`` is
+NumPy's ``matrix_rank`` rule for the dtype the net ran in; on JAX arrays it is traceable,
+so it runs inside the compiled measurement here. ``stable_rank``: ``‖H‖_F² / ‖H‖_2²`` (a continuous, tolerance-free
 lower bound of the rank).
 """
 
@@ -16,19 +17,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from landscape import nets, trials
+from landscape.conditions import numerical_rank as numerical_rank
 
 
 def singular_values(H) -> jax.Array:
     return jnp.linalg.svd(H, compute_uv=False)
-
-
-def numerical_rank(H, rtol: Optional[float] = None) -> jax.Array:
-    """Number of singular values ``> rtol · s_max`` (0 for a zero matrix)."""
-    H = jnp.asarray(H)
-    s = singular_values(H)
-    if rtol is None:
-        rtol = max(H.shape) * jnp.finfo(H.dtype).eps
-    return jnp.sum(s > rtol * s[0]).astype(jnp.int32) * (s[0] > 0)
 
 
 def stable_rank(H) -> jax.Array:

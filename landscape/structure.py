@@ -1,40 +1,59 @@
-"""Structure of a sparse network: Appendix-A clean-up, Definition 1, D/SD/SS, theorem checks.
+"""Structure of a sparse network: the mask graph (Appendix-A clean-up, Definition 1, compact,
+D/SD/SS) and ``structure_report``, which assembles the paper's conditions on it.
 
 Everything here is about the 0/1 *pattern* (numpy, no training):
 
 * ``effective_masks``: the clean-up rules of Appendix A, repeated until nothing
   changes, with a record of what was removed and why;
-* ``effective_neurons`` / ``is_effective``: Definition 1 (a neuron is effective
-  when it lies on a directed path from an input to an output; a bias counts as
-  an input, the paper's footnote 2);
+* ``effective_neurons`` / ``is_effective`` / ``reaches_output``: Definition 1 (a
+  neuron is effective when it lies on a directed path from an input to an output;
+  a bias counts as an input, the paper's footnote 2);
 * ``compact``: the effective sub-network with isolated neurons and unused
   inputs dropped (a smaller ``MLP``; same function);
-* ``classify``: dense / SD / SS (and DS, a dense first with a sparse final layer);
-* ``structure_report``: one call answering "which theorem applies, and if not,
-  which condition fails" for (masks, activation, data).
+* ``network_class``: dense / SD / SS (and DS, a dense first with a sparse final layer);
+* ``check_theorems`` / ``structure_report``: one call answering "which theorem
+  applies, and if not, which condition fails" for (net, data, masks). The
+  conditions themselves live in ``landscape.conditions``; this module cleans and
+  compacts the network, classifies it, and evaluates them on the result.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
 from typing import Optional
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape.activations import activation_name, get_activation
-from landscape import io
+from landscape import io, nets
+from landscape.activations import activation_name, polynomial_coefficients, zero_at_origin
 from landscape.masks import check_chain, pattern_decomposition
+from landscape.nets import MLP
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _normalize(masks) -> tuple:
-    """Masks as a tuple of ``{"W": bool (out, in)[, "b": bool (out,)]}``."""
+def bool_masks(masks, net: Optional[MLP] = None) -> tuple:
+    """Masks as a tuple of ``{"W": bool (out, in)[, "b": bool (out,)]}``.
+
+    Args:
+      masks: ``({"W": (out, in)[, "b": (out,)]}, ...)`` or a list of ``(out, in)`` 0/1 matrices.
+      net: if given, the weight shapes must be ``net``'s.
+
+    Raises:
+      ValueError: masks that do not chain, are not 0/1, have an all-zero layer, or
+        (with ``net``) do not have ``net``'s shapes.
+    """
+    if isinstance(masks, (str, bytes)) or not hasattr(masks, "__len__"):
+        raise TypeError(f"masks: expected a sequence of layers ({{'W': (out, in)}}, ...) or of (out, in) matrices, "
+                        f"got {type(masks).__name__}")
     check_chain(masks)
+    if net is not None:
+        _check_net(net)
+        got = tuple(np.shape(layer["W"] if hasattr(layer, "keys") else layer) for layer in masks)
+        want = tuple((o, i) for i, o in zip(net.sizes[:-1], net.sizes[1:]))
+        if got != want:
+            raise ValueError(f"masks: weight shapes {got} do not match the net's {want} (sizes {net.sizes})")
     out = []
     for layer in masks:
         if hasattr(layer, "keys"):
@@ -47,26 +66,27 @@ def _normalize(masks) -> tuple:
     return tuple(out)
 
 
+def _check_net(net) -> None:
+    if not isinstance(net, MLP):
+        raise TypeError(f"net: expected an MLP (signatures are (net, X, masks): e.g. structure_report(net, X=None, "
+                        f"masks=None)), got {type(net).__name__}")
+
+
 def _as_dicts(masks) -> tuple:
     """Masks as a tuple of ``{"W"[, "b"]}`` dicts (a list of matrices is accepted too)."""
     return tuple({k: np.asarray(v) for k, v in layer.items()} if hasattr(layer, "keys") else {"W": np.asarray(layer)}
                  for layer in masks)
 
 
-def _like(bool_masks, template) -> tuple:
+def _like(bm, template) -> tuple:
     """Bool masks back in the caller's layout and dtype."""
     out = []
-    for b, t in zip(bool_masks, template):
+    for b, t in zip(bm, template):
         if hasattr(t, "keys"):
             out.append({k: b[k].astype(np.asarray(t[k]).dtype) for k in t})
         else:
             out.append(b["W"].astype(np.asarray(t).dtype))
     return tuple(out)
-
-
-def zero_at_origin(activation, dtype=jnp.float32) -> bool:
-    """Whether ``σ(0) = 0`` (exactly, evaluated in ``dtype``)."""
-    return float(get_activation(activation)(jnp.zeros((), dtype))) == 0.0
 
 
 # ----------------------------------------------------------------------------- clean-up (Appendix A)
@@ -145,7 +165,7 @@ def _count(m) -> int:
     return int(sum(int(layer["W"].sum()) + int(layer.get("b", np.zeros(0)).sum()) for layer in m))
 
 
-def effective_masks(masks, activation="relu", *, dtype=jnp.float32) -> Cleanup:
+def effective_masks(net: MLP, masks=None, *, dtype=jnp.float32) -> Cleanup:
     """Removes useless connections by the rules of Appendix A until nothing changes.
 
     For every hidden neuron ``h^(l)_j`` (``l = 1 … L−1``):
@@ -164,9 +184,9 @@ def effective_masks(masks, activation="relu", *, dtype=jnp.float32) -> Cleanup:
     ``Cleanup.unused_inputs`` / ``dead_outputs``.
 
     Args:
+      net: the network; only its activation's ``σ(0) = 0`` matters (and its shapes).
       masks: ``({"W": (out, in)[, "b": (out,)]}, ...)`` 0/1 masks, or a list of
-        ``(out, in)`` 0/1 matrices.
-      activation: name or callable; only ``σ(0) = 0`` matters.
+        ``(out, in)`` 0/1 matrices; None = dense.
       dtype: dtype in which ``σ(0)`` is evaluated.
 
     Returns:
@@ -177,14 +197,13 @@ def effective_masks(masks, activation="relu", *, dtype=jnp.float32) -> Cleanup:
         layer, or have no path from any input to any output (the output would
         not depend on ``X``).
     """
-    m = [{k: v.copy() for k, v in layer.items()} for layer in _normalize(masks)]
-    reach = np.ones(m[-1]["W"].shape[0], bool)
-    for layer in reversed(m):
-        reach = (layer["W"].T.astype(np.int64) @ reach) > 0
-    if not reach.any():
+    _check_net(net)
+    masks = nets.dense_masks(net) if masks is None else masks
+    m = [{k: v.copy() for k, v in layer.items()} for layer in bool_masks(masks, net)]
+    if not reaches_output(m)[0].any():
         raise ValueError("masks: no input has a path to an output, so the network output does not depend on X")
     L = len(m)
-    zero0 = zero_at_origin(activation, dtype)
+    zero0 = zero_at_origin(net.activation, dtype)
 
     def in_deg(l):  # hidden layer l = output of weight layer l-1 (l = 1..L-1)
         d = m[l - 1]["W"].sum(axis=1)
@@ -239,6 +258,19 @@ def _forward_reach(m) -> list:
     return fwd
 
 
+def reaches_output(masks) -> tuple:
+    """Neurons with a directed path (of unmasked weights) to an output, per layer.
+
+    Returns:
+      ``L + 1`` bool arrays: inputs ``(d_x,)``, hidden layers, outputs ``(d_y,)`` (all True).
+    """
+    m = bool_masks(masks)
+    bwd = [np.ones(m[-1]["W"].shape[0], bool)]
+    for layer in reversed(m):
+        bwd.insert(0, (layer["W"].T.astype(np.int64) @ bwd[0]) > 0)
+    return tuple(bwd)
+
+
 def effective_neurons(masks) -> tuple:
     """Definition 1: which neurons lie on a directed input → output path.
 
@@ -247,17 +279,13 @@ def effective_neurons(masks) -> tuple:
     Returns:
       ``L + 1`` bool arrays: inputs ``(d_x,)``, hidden layers, outputs ``(d_y,)``.
     """
-    m = _normalize(masks)
-    fwd = _forward_reach(m)
-    bwd = [np.ones(m[-1]["W"].shape[0], bool)]
-    for layer in reversed(m):
-        bwd.insert(0, (layer["W"].T.astype(np.int64) @ bwd[0]) > 0)
-    return tuple(f & b for f, b in zip(fwd, bwd))
+    m = bool_masks(masks)
+    return tuple(f & b for f, b in zip(_forward_reach(m), reaches_output(m)))
 
 
 def isolated_neurons(masks) -> tuple:
     """Hidden neurons with no connection at all (removed ones), per hidden layer."""
-    m = _normalize(masks)
+    m = bool_masks(masks)
     out = []
     for l in range(1, len(m)):
         has_bias = m[l - 1]["b"] if "b" in m[l - 1] else np.zeros(m[l - 1]["W"].shape[0], bool)
@@ -298,10 +326,10 @@ class Compact:
 def compact(masks, params=None) -> Compact:
     """Drops isolated hidden neurons and unused inputs (outputs are all kept).
 
-    Apply it to cleaned masks (``effective_masks(...).masks``): the smaller
+    Apply it to cleaned masks (``effective_masks(net, masks).masks``): the smaller
     network then computes the same function of ``X[kept[0]]``.
     """
-    m = _normalize(masks)
+    m = bool_masks(masks)
     L = len(m)
     iso = isolated_neurons(m)
     kept = [np.flatnonzero(m[0]["W"].any(axis=0) if L == 1 else effective_neurons(m)[0])]
@@ -328,14 +356,14 @@ def compact(masks, params=None) -> Compact:
 
 def densities(masks) -> tuple:
     """Fraction of free weights per layer (``W`` only)."""
-    return tuple(float(layer["W"].mean()) for layer in _normalize(masks))
+    return tuple(float(layer["W"].mean()) for layer in bool_masks(masks))
 
 
-def classify(masks) -> str:
+def network_class(masks) -> str:
     """``"dense"``, ``"SD"`` (a sparse layer before a dense final layer), ``"SS"``
     (sparse first and final layers) or ``"DS"`` (dense first, sparse final
     layer; not named in the paper). Judge the *compact* effective network:
-    ``classify(compact(effective_masks(m, σ).masks).masks)``."""
+    ``network_class(compact(effective_masks(net, m).masks).masks)`` (as ``structure_report`` does)."""
     d = densities(masks)
     if all(x == 1.0 for x in d):
         return "dense"
@@ -343,291 +371,68 @@ def classify(masks) -> str:
         return "SD"
     return "SS" if d[0] < 1.0 else "DS"
 
-
-# ----------------------------------------------------------------------------- activation facts
-
-ANALYTIC = {"linear": True, "tanh": True, "sigmoid": True, "shifted_sigmoid": True, "softplus": True,
-            "quadratic": True, "cubic": True, "relu": False, "leaky_relu": False, "elu": False}
-"""Real analyticity of the named activations (ELU's second derivative jumps at 0)."""
-
-_POLY = {"linear": (0.0, 1.0), "quadratic": (0.0, 0.0, 1.0), "cubic": (0.0, 0.0, 0.0, 1.0)}
+# ----------------------------------------------------------------------------- theorem checks and report
 
 
-def polynomial_coefficients(activation) -> Optional[tuple]:
-    """``(a_0, …, a_t)`` when σ is a known polynomial, else None."""
-    if isinstance(activation, str):
-        return _POLY.get(activation)
-    return getattr(activation, "coefficients", None)
+def _effective_network(net: MLP, X, masks, dtype):
+    """Cleans and compacts; returns ``(cleanup, compact, effective net, X of the kept inputs)``."""
+    _check_net(net)
+    masks = nets.dense_masks(net) if masks is None else masks
+    bool_masks(masks, net)
+    if X is not None:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] != net.sizes[0]:
+            raise ValueError(f"X: expected shape (d_x={net.sizes[0]}, n), got {X.shape}")
+    clean = effective_masks(net, masks, dtype=dtype)
+    c = compact(clean.masks)
+    enet = MLP(c.sizes, net.activation, bias=net.bias)
+    return clean, c, enet, None if X is None else X[c.kept[0]]
 
 
-def derivatives_at_zero(activation, order: int = 8) -> np.ndarray:
-    """``σ^(k)(0)`` for ``k = 0 … order`` by nested ``jax.grad`` (float64 when
-    x64 is enabled, else float32). Cached per (activation, order, dtype)."""
-    dtype = jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
-    return np.array(_derivatives(activation, int(order), jnp.dtype(dtype).name))
+def check_theorems(net: MLP, X=None, masks=None, *, dtype=jnp.float32) -> tuple:
+    """The conditions of Theorems 1-6 (``landscape.conditions``) on the effective network.
 
+    The masks are cleaned (``effective_masks``) and compacted first, and unused inputs are
+    dropped from ``X``: the theorems are about the effective network, which computes the
+    same function. See ``structure_report`` for the one-call version with a readable summary.
 
-@functools.lru_cache(maxsize=64)
-def _derivatives(activation, order: int, dtype: str) -> tuple:
-    f = get_activation(activation)
-    out, g = [], (lambda z: f(z))
-    for _ in range(order + 1):
-        out.append(float(jax.jit(g)(jnp.zeros((), dtype))))
-        g = jax.grad(g)
-    return tuple(out)
-
-
-def _longest_progression_start(nonzero: set, n_terms: int, max_order: int) -> Optional[tuple]:
-    for step in range(1, max_order + 1):
-        for start in range(0, max_order + 1):
-            if all(start + k * step in nonzero for k in range(n_terms)):
-                return start, step
-    return None
-
-
-def assumption2(activation, n: int, *, order: int = 8, rtol: float = 1e-8) -> "Condition":
-    """Assumption 2: σ real analytic with ``σ^(l_i)(0) ≠ 0`` for ``n`` orders in
-    arithmetic progression.
-
-    Polynomials are decided exactly (finitely many non-zero derivatives). For
-    other analytic σ the derivatives up to ``order`` are computed by autodiff
-    and a progression ``l_0 + k·r`` seen there (at least 3 terms) is taken to
-    continue -- true for tanh, (shifted) sigmoid (odd orders: tangent numbers)
-    and softplus (even orders), stated in the detail as an extrapolation.
-    """
-    name = activation_name(activation)
-    coeffs = polynomial_coefficients(activation)
-    analytic = ANALYTIC.get(activation) if isinstance(activation, str) else (True if coeffs is not None else None)
-    if analytic is False:
-        return Condition("Assumption 2 (σ real analytic, n derivative orders at 0 in arithmetic progression)", False,
-                         f"{name} is not real analytic")
-    if coeffs is not None:
-        nz = {k for k, a in enumerate(coeffs) if a != 0}
-        hit = _longest_progression_start(nz, n, len(coeffs)) if n <= len(nz) else None
-        return Condition("Assumption 2 (σ real analytic, n derivative orders at 0 in arithmetic progression)",
-                         hit is not None,
-                         f"polynomial with non-zero derivatives at orders {sorted(nz)}; n = {n} needs {n} of them in progression"
-                         + ("" if hit is None else f" (l_i = {hit[0]} + {hit[1]}·i)"))
-    d = derivatives_at_zero(activation, order)
-    nz = {k for k, v in enumerate(d) if abs(v) > rtol * max(1.0, np.abs(d).max())}
-    hit = None
-    for step in range(1, order // 2 + 1):
-        for start in range(0, step + 1):
-            seq = list(range(start, order + 1, step))
-            if len(seq) >= 3 and all(k in nz for k in seq):
-                hit = (start, step)
-                break
-        if hit:
-            break
-    detail = f"σ^(k)(0), k = 0..{order}: {np.round(d, 6).tolist()}"
-    if hit is None:
-        return Condition("Assumption 2 (σ real analytic, n derivative orders at 0 in arithmetic progression)", False,
-                         detail + "; no arithmetic progression of non-zero derivatives")
-    holds = True if analytic else None
-    return Condition("Assumption 2 (σ real analytic, n derivative orders at 0 in arithmetic progression)", holds,
-                     detail + f"; non-zero at l_i = {hit[0]} + {hit[1]}·i up to order {order} (extrapolated to n = {n})"
-                     + ("" if analytic else "; analyticity of a callable cannot be checked"))
-
-
-def intrinsic_dimension(activation, Z, *, key=0, rtol: Optional[float] = None) -> Optional[int]:
-    """``dim*(σ, Z) = dim span{σ(wᵀZ) : w}`` for a polynomial σ, else None.
-
-    For ``σ = Σ a_k z^k`` the span is that of the monomials of the degrees
-    ``k`` with ``a_k ≠ 0``; its dimension on the ``n`` samples is the numerical
-    rank of ``[σ(w_jᵀZ)]_j`` over ``min(n, D) + 8`` random unit ``w_j``, where
-    ``D = Σ_{a_k≠0} C(d+k−1, k)`` (a.s. exact for generic ``w``).
-    """
-    coeffs = polynomial_coefficients(activation)
-    if coeffs is None:
-        return None
-    Z = np.asarray(Z, dtype=np.float64)
-    d, n = Z.shape
-    D = sum(math.comb(d + k - 1, k) for k, a in enumerate(coeffs) if a != 0)
-    K = min(n, D) + 8
-    rng = np.random.default_rng(key)
-    w = rng.standard_normal((K, d))
-    w /= np.linalg.norm(w, axis=1, keepdims=True)
-    A = w @ Z
-    S = np.zeros_like(A)
-    for k, a in enumerate(coeffs):
-        if a != 0:
-            S += a * A**k
-    return numerical_rank(S, rtol=rtol)
-
-
-def numerical_rank(H, rtol: Optional[float] = None) -> int:
-    """Number of singular values ``> rtol · s_max``; default ``rtol =
-    max(shape) · eps(dtype)`` (NumPy's ``matrix_rank`` rule)."""
-    H = np.asarray(H)
-    s = np.linalg.svd(H, compute_uv=False)
-    if s.size == 0 or s[0] == 0:
-        return 0
-    if rtol is None:
-        rtol = max(H.shape) * np.finfo(H.dtype if np.issubdtype(H.dtype, np.floating) else np.float64).eps
-    return int(np.sum(s > rtol * s[0]))
-
-
-# ----------------------------------------------------------------------------- theorem checks
-
-
-@dataclasses.dataclass(frozen=True)
-class Condition:
-    """One checked condition: ``holds`` is True, False or None (undecided, e.g. no data)."""
-
-    name: str
-    holds: Optional[bool]
-    detail: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Check:
-    """A theorem's conditions on one network.
-
-    ``applies`` is True when every ``required`` condition holds and (if there
-    are alternatives) at least one of ``any_of``; False when one fails; None
-    when an undecided condition is what is missing.
-    """
-
-    theorem: str
-    conclusion: str
-    required: tuple
-    any_of: tuple = ()
-
-    @property
-    def applies(self) -> Optional[bool]:
-        req = [c.holds for c in self.required]
-        alt = [c.holds for c in self.any_of]
-        if False in req or (alt and all(a is False for a in alt)):
-            return False
-        if None in req or (alt and True not in alt):
-            return None
-        return True
-
-    def failing(self) -> list:
-        out = [c for c in self.required if c.holds is False]
-        if self.any_of and not any(c.holds for c in self.any_of):
-            out += [c for c in self.any_of if c.holds is False]
-        return out
-
-    def to_dict(self) -> dict:
-        return {"theorem": self.theorem, "conclusion": self.conclusion, "applies": self.applies,
-                "required": [dataclasses.asdict(c) for c in self.required],
-                "any_of": [dataclasses.asdict(c) for c in self.any_of]}
-
-
-def _cond(name, holds, detail=""):
-    return Condition(name, None if holds is None else bool(holds), detail)
-
-
-def _assumption1(X, m) -> Condition:
-    if X is None:
-        return _cond("Assumption 1 (|x_ik| distinct over samples and non-zero; no all-zero hidden rows)", None, "no data given")
-    X = np.asarray(X)
-    A = np.abs(X)
-    zero = int(np.sum(A == 0))
-    dup = sum(A.shape[1] - len(np.unique(row)) for row in A)
-    rows = [int((~layer["W"].any(axis=1)).sum()) for layer in m[:-1]]
-    ok = zero == 0 and dup == 0 and sum(rows) == 0
-    return _cond("Assumption 1 (|x_ik| distinct over samples and non-zero; no all-zero hidden rows)", ok,
-                 f"{zero} zero entries, {dup} repeated |x_ik| (exact comparison), all-zero hidden rows per layer {rows}")
-
-
-def check_theorems(masks, activation, X=None, *, dtype=jnp.float32) -> tuple:
-    """Checks the conditions of Theorems 1-6 on the effective network.
-
-    The masks are cleaned (``effective_masks``) and compacted first; unused
-    inputs are dropped from ``X``. See ``structure_report`` for the one-call
-    version with a readable summary.
+    Args:
+      net: the network (sizes, activation, bias).
+      X: optional ``(d_x, n)`` data (needed for ``Z_i``, ``n`` and Assumption 1).
+      masks: 0/1 masks (either layout); None = dense.
+      dtype: dtype in which ``σ(0)`` is evaluated.
 
     Returns:
-      A tuple of ``Check``.
+      A tuple of six ``conditions.Check``, Theorems 1 to 6.
     """
-    clean = effective_masks(masks, activation, dtype=dtype)
-    c = compact(clean.masks)
-    m = _normalize(c.masks)
-    Xe = None if X is None else np.asarray(X)[c.kept[0]]
-    n = None if X is None else int(np.asarray(X).shape[1])
-    L = len(m)
-    d_y = m[-1]["W"].shape[0]
-    name = activation_name(activation)
-    linear = _cond("σ linear", name == "linear" or polynomial_coefficients(activation) in ((0.0, 1.0),), name)
-    eff = _cond("effective (Definition 1, after clean-up)", is_effective(c.masks),
-                f"unused inputs {clean.unused_inputs.tolist()}, dead outputs {clean.dead_outputs.tolist()}, "
-                f"constant neurons {len(clean.constant_nodes)}")
-    two = _cond("two layers (one hidden layer)", L == 2, f"L = {L}")
-    final_dense = _cond("dense final layer (SD)", bool(m[-1]["W"].all()), f"final-layer density {m[-1]['W'].mean():.4g}")
-    dec = pattern_decomposition(m[0]["W"].astype(np.int8), Xe)
-    over = _cond("p_i ≥ d_i for every pattern i", bool(np.all(dec.p >= dec.d)),
-                 f"s = {dec.s} patterns; min(p_i − d_i) = {int(np.min(dec.p - dec.d)) if dec.s else 0}")
-    if Xe is None:
-        orth = _cond("Z_i Z_jᵀ = 0 for i ≠ j", None, "no data given")
-    else:
-        # Every block Z_i Z_jᵀ is a block of C = X Xᵀ: rows of pattern i, columns of pattern j.
-        # Entry (a, b) appears in some block with i ≠ j iff count_a·count_b > #{i : a, b ∈ P_i}.
-        P = dec.patterns.astype(np.int64)
-        count = P.sum(axis=0)
-        cross = np.outer(count, count) - P.T @ P > 0
-        C = Xe.astype(np.float64) @ Xe.T.astype(np.float64)
-        worst = float(np.abs(C[cross]).max() / np.abs(np.diag(C)).max()) if cross.any() else 0.0
-        orth = _cond("Z_i Z_jᵀ = 0 for i ≠ j", worst <= 1e-10, f"max |entry of Z_i Z_jᵀ, i ≠ j| / max_a ‖x_a‖² = {worst:.3g} (tolerance 1e-10)")
-    dy1 = _cond("d_y = 1", d_y == 1, f"d_y = {d_y}")
-    rest_dense = _cond("only the first layer sparse", all(layer["W"].all() for layer in m[1:]),
-                       f"densities {[round(x, 4) for x in densities(c.masks)]}")
-    checks = [
-        Check("Theorem 1", "no spurious valleys (effective SD linear net)", (two, linear, final_dense, eff), (over, orth, dy1)),
-        Check("Theorem 2", "no spurious valleys (effective deep linear net)", (linear, eff),
-              (_cond("only the first layer sparse and p_i ≥ d_i", rest_dense.holds and over.holds,
-                     rest_dense.detail + "; " + over.detail), dy1)),
-    ]
-    # Theorem 3: polynomial σ, p_i ≥ dim*(σ, Z_i).
-    coeffs = polynomial_coefficients(activation)
-    finite = _cond("dim*(σ, ·) finite (σ polynomial)", coeffs is not None, f"coefficients {coeffs}" if coeffs else f"{name} is not a polynomial")
-    if coeffs is None:
-        dimc = _cond("p_i ≥ dim*(σ, Z_i)", False, "dim* is not finite for a non-polynomial σ")
-    elif Xe is None:
-        dimc = _cond("p_i ≥ dim*(σ, Z_i)", None, "no data given")
-    else:
-        dims = [intrinsic_dimension(activation, Z) for Z in dec.Z]
-        dimc = _cond("p_i ≥ dim*(σ, Z_i)", all(p >= dd for p, dd in zip(dec.p, dims)),
-                     f"p_i = {dec.p.tolist()[:10]}…, dim* = {dims[:10]}…" if dec.s > 10 else f"p_i = {dec.p.tolist()}, dim* = {dims}")
-    checks.append(Check("Theorem 3", "no spurious valleys (effective SD net, polynomial σ)", (two, final_dense, eff, finite, dimc)))
-    a1 = _assumption1(Xe, m)
-    a2 = assumption2(activation, n) if n is not None else _cond("Assumption 2", None, "no data given (n unknown)")
-    width = m[-2]["W"].shape[0] if L >= 2 else 0
-    wide = _cond("last hidden width p ≥ n", None if n is None else width >= n, f"p = {width}, n = {n}")
-    checks.append(Check("Theorem 4", "rank σ(W̃X) = n a.s. and no spurious valleys (effective two-layer SD net)",
-                        (two, final_dense, eff, wide, a1, a2)))
-    conn = m[-1]["W"].sum(axis=1)
-    each = _cond("every output connected to ≥ n last-hidden neurons", None if n is None else bool(conn.min() >= n),
-                 f"connections per output: min {int(conn.min())}, max {int(conn.max())}; n = {n}")
-    checks.append(Check("Theorem 5", "no spurious valleys with non-empty interior (effective deep net)",
-                        (eff, wide, each, a1, a2)))
-    z0 = zero_at_origin(activation, dtype)
-    few = _cond("a final-layer row with < n connections", None if n is None else bool(conn.min() < n),
-                f"min connections per output {int(conn.min())}, n = {n}")
-    checks.append(Check("Theorem 6", "spurious valleys can exist (SS situation): the guarantees above do not cover this net",
-                        (few, _cond("σ(0) = 0 and σ(ℝ) ≠ {0}", z0 and name != "zero", f"σ(0) = 0: {z0}"),
-                         _cond("hidden width p ≥ 3", width >= 3, f"p = {width}"))))
-    return tuple(checks)
+    _, c, enet, Xe = _effective_network(net, X, masks, dtype)
+    return _checks(enet, Xe, c.masks, dtype)
 
 
-# ----------------------------------------------------------------------------- report
+def _checks(net: MLP, X, masks, dtype) -> tuple:
+    # landscape.conditions sits above the mask graph (it uses this module), so it is imported here.
+    from landscape import conditions as C
+
+    return (C.theorem1_conditions(net, X, None, masks), C.theorem2_conditions(net, X, None, masks),
+            C.theorem3_conditions(net, X, masks), C.theorem4_conditions(net, X, masks),
+            C.theorem5_conditions(net, X, masks), C.theorem6_conditions(net, X, masks, dtype=dtype))
 
 
 @dataclasses.dataclass(frozen=True)
 class StructureReport(io.Saveable):
-    """What ``structure_report`` found. ``str(report)`` is the readable version.
+    """What ``structure_report`` found. ``str(report)`` is the readable version: the network
+    class first, then the clean-up, Eq. (2) and one block per theorem.
 
     Attributes:
       activation: activation name.
       n: number of samples (None without data).
-      kind: ``classify`` of the compact effective network.
+      kind: ``network_class`` of the compact effective network (dense / SD / SS / DS).
       densities_given / densities_effective: per-layer weight densities.
       sizes_effective: widths of the compact effective network.
       effective_given: whether the given masks were already effective.
       cleanup: the ``Cleanup``.
       decomposition: Eq. (2) of the effective first layer (``PatternDecomposition``).
-      checks: the theorem ``Check``s.
+      checks: the theorem ``conditions.Check``s (Theorems 1 to 6).
     """
 
     activation: str
@@ -655,13 +460,7 @@ class StructureReport(io.Saveable):
                  self.cleanup.summary(),
                  f"first layer, Eq. (2): s = {dec.s} patterns, p_i in [{dec.p.min() if dec.s else 0}, {dec.p.max() if dec.s else 0}],"
                  f" d_i in [{dec.d.min() if dec.s else 0}, {dec.d.max() if dec.s else 0}]"]
-        for c in self.checks:
-            tag = {True: "APPLIES", False: "does not apply", None: "undecided"}[c.applies]
-            lines.append(f"{c.theorem}: {tag} -- {c.conclusion}")
-            for cond in c.required + c.any_of:
-                mark = {True: "ok", False: "FAILS", None: "?"}[cond.holds]
-                alt = " (one of)" if cond in c.any_of else ""
-                lines.append(f"    [{mark}] {cond.name}{alt}: {cond.detail}")
+        lines += [str(c) for c in self.checks]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -676,56 +475,53 @@ class StructureReport(io.Saveable):
     def _to_file(self) -> tuple:
         if self.inputs is None:
             raise ValueError("report: was not built by structure_report, so it cannot be saved and rebuilt")
-        masks, X, coeffs = self.inputs
+        net, X, masks = self.inputs
         arrays, layout = io.tree_arrays("mask", _as_dicts(masks))
         if X is not None:
             arrays["X"] = np.asarray(X)
-        return arrays, {"mask_layout": layout, "activation": self.activation, "polynomial": coeffs,
-                        "report": self.to_dict()}
+        return arrays, {"mask_layout": layout, "net": net.to_dict(), "polynomial": polynomial_coefficients(net.activation)
+                        if not isinstance(net.activation, str) else None, "report": self.to_dict()}
 
     @classmethod
     def _from_file(cls, arrays: dict, meta: dict) -> "StructureReport":
-        """Rebuilds the report from the saved masks, activation and data (and checks it matches the saved one)."""
+        """Rebuilds the report from the saved net, masks and data."""
         from landscape.activations import polynomial
 
         masks = io.tree_from_arrays("mask", arrays, meta["mask_layout"])
-        act = meta["activation"] if meta.get("polynomial") is None else polynomial(meta["polynomial"])
+        n = meta.get("net")
+        if n is None:  # a file written by 0.1 (structure_report(masks, activation, X)): the net from the masks
+            sizes = [np.shape(masks[0]["W"])[1]] + [np.shape(layer["W"])[0] for layer in masks]
+            n = {"sizes": sizes, "activation": meta["activation"], "bias": any("b" in layer for layer in masks)}
+        act = n["activation"] if meta.get("polynomial") is None else polynomial(meta["polynomial"])
         try:
-            rep = structure_report(masks, act, arrays.get("X"))
+            return structure_report(MLP(tuple(n["sizes"]), act, bias=n["bias"]), arrays.get("X"), masks)
         except ValueError as e:
             raise ValueError(f"report: cannot rebuild the saved report ({e})") from None
-        return rep
 
 
-def structure_report(masks, activation="relu", X=None, *, dtype=jnp.float32) -> StructureReport:
-    """One call: clean-up, classification, Eq. (2) and Theorems 1-6 for a network.
+def structure_report(net: MLP, X=None, masks=None, *, dtype=jnp.float32) -> StructureReport:
+    """One call: clean-up, classification, Eq. (2) and the conditions of Theorems 1-6.
 
     Args:
-      masks: 0/1 masks ``({"W": (out, in)[, "b"]}, ...)`` or a list of matrices.
-      activation: name or callable.
-      X: optional ``(d_x, n)`` data (needed for Z_i, n and Assumption 1).
+      net: the network (sizes, activation, bias).
+      X: optional ``(d_x, n)`` data (needed for ``Z_i``, ``n`` and Assumption 1).
+      masks: 0/1 masks ``({"W": (out, in)[, "b"]}, ...)`` or a list of matrices; None = dense.
       dtype: dtype for ``σ(0)``.
 
     Returns:
-      A ``StructureReport``; ``print(report)`` says which theorem applies and,
-      where one does not, which condition fails.
+      A ``StructureReport``; ``print(report)`` gives the network class, then which theorem
+      applies and, where one does not, which condition fails.
 
     Raises:
-      ValueError: masks that do not chain, are not 0/1 or have an all-zero
-        layer; ``X`` whose rows do not match the first layer.
+      ValueError: masks that do not chain, are not 0/1, have an all-zero layer or other
+        shapes than ``net``; ``X`` whose rows do not match the first layer.
     """
-    check_chain(masks)
-    d_x = np.shape(masks[0]["W"] if hasattr(masks[0], "keys") else masks[0])[1]
-    if X is not None:
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[0] != d_x:
-            raise ValueError(f"X: expected shape (d_x={d_x}, n), got {X.shape}")
-    clean = effective_masks(masks, activation, dtype=dtype)
-    c = compact(clean.masks)
-    Xe = None if X is None else X[c.kept[0]]
-    dec = pattern_decomposition(_normalize(c.masks)[0]["W"].astype(np.int8), Xe)
-    return StructureReport(activation=activation_name(activation), n=None if X is None else int(X.shape[1]),
-                           kind=classify(c.masks), densities_given=densities(masks), densities_effective=densities(c.masks),
-                           sizes_effective=c.sizes, effective_given=is_effective(masks, ignore_isolated=False),
-                           cleanup=clean, decomposition=dec, checks=check_theorems(masks, activation, X, dtype=dtype),
-                           inputs=(masks, X, polynomial_coefficients(activation) if not isinstance(activation, str) else None))
+    _check_net(net)
+    masks = nets.dense_masks(net) if masks is None else masks
+    clean, c, enet, Xe = _effective_network(net, X, masks, dtype)
+    dec = pattern_decomposition(bool_masks(c.masks)[0]["W"].astype(np.int8), Xe)
+    return StructureReport(activation=activation_name(net.activation), n=None if X is None else int(np.shape(X)[1]),
+                           kind=network_class(c.masks), densities_given=densities(masks),
+                           densities_effective=densities(c.masks), sizes_effective=c.sizes,
+                           effective_given=is_effective(masks, ignore_isolated=False), cleanup=clean, decomposition=dec,
+                           checks=_checks(enet, Xe, c.masks, dtype), inputs=(net, X, masks))

@@ -16,17 +16,18 @@ stronger ``y3 > 4 y4``). Table 3 uses ``(y1, y2, y3, y4) = (1, 2, 6, 2)``.
   ``y1² y3² / (2 (y2 + y3)²) < y4²/2``;
 * the global minimum of the loss (``theorem6_global_min``).
 
-σ is inverted numerically (bisection in float64) where it has no closed form.
-
-Section 4 utilities: ``assumption1``, ``assumption2_orders``, ``dim_star`` /
-``monomial_count`` (upper intrinsic dimension) and ``rank_check`` (Theorem 4);
-``certify_valley`` -> ``ValleyCertificate`` certifies the Theorem 6 valley.
+Everything about Theorem 6 lives here: the points (traceable: jit/vmap over ``a``,
+``b``), the inverse of σ they need (``invert_activation``, one traceable bisection),
+the conversions ``params_from_w`` / ``w_from_params``, the global minimum, the
+labels of Table 3 end points (``theorem6_labels``), the proof's disconnection
+certificate for a pair of points (``theorem6_certificate``) and the numerical
+check that a point lies in a spurious valley (``certify_valley`` ->
+``ValleyCertificate``). The conditions of Theorems 1-6 are in ``landscape.conditions``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from functools import partial
 from typing import Optional
 
@@ -35,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from landscape import io, nets
+from landscape import conditions, io, nets
 from landscape.activations import Activation, activation_name, get_activation
 from landscape.nets import MLP
 
@@ -105,67 +106,69 @@ def w_from_params(params):
                       W1[..., 0, 0], W1[..., 0, 1], W1[..., 1, 1], W1[..., 1, 2]], axis=-1)
 
 
-def _invert_brackets(sigma, values, grid, max_iters: int = 200):
-    """For each value and each sign ``±``: the first grid zero, else the bisected
-    first sign change, of ``σ(±z) − v``; one ``σ`` call per step for all of them.
+def invert_activation(activation: Activation, value, *, zmax: float = 1e4, n_grid: int = 256, iters: int = 128):
+    """A ``z`` with ``σ(z) = value``, the one nearest to 0 on a grid; elementwise, traceable.
 
-    Returns ``(z, found)``, each ``(2, m)`` (row 0: ``z ≥ 0``, row 1: ``z ≤ 0``).
-    """
-    dtype = jnp.result_type(float)  # float64 when jax_enable_x64 is on
-    signs = np.array([1.0, -1.0])[:, None]
+    For each value: the first sign change (or zero) of ``σ(z) − value`` on the grid
+    ``{0} ∪ geomspace(1e-6, zmax, n_grid)`` is bisected ``iters`` times; ``z ≥ 0`` is
+    searched first, then ``z ≤ 0``. With the defaults a bracket is at most 9.5 % of ``|z|``
+    (or ``1e-6`` wide at 0) and 128 halvings take it below float64 resolution, so the
+    result is as accurate as σ's own rounding allows (tested against artanh and logit to
+    1e-12). Runs in ``value``'s dtype (float64 under ``jax_enable_x64``).
 
-    def f(z):  # z: (2, m, k) magnitudes -> σ(±z) − v
-        return np.asarray(sigma(jnp.asarray(signs[..., None] * z, dtype)), np.float64) - values[None, :, None]
-
-    vals = f(np.broadcast_to(grid, (2, values.size, grid.size)))
-    is_zero = vals == 0
-    change = np.sign(vals[..., 1:]) != np.sign(vals[..., :-1])
-    has_zero, has_ch = is_zero.any(-1), change.any(-1)
-    i_ch = np.argmax(change, axis=-1)
-    lo, hi = grid[i_ch], grid[np.minimum(i_ch + 1, grid.size - 1)]
-    s_lo = np.sign(np.take_along_axis(vals, i_ch[..., None], -1)[..., 0])
-    for _ in range(max_iters):  # bisection until no bracket shrinks (float64 resolution)
-        mid = 0.5 * (lo + hi)
-        if not np.any((mid > lo) & (mid < hi)):
-            break
-        fm = f(mid[..., None])[..., 0]
-        right = np.sign(fm) == s_lo  # the root is right of mid
-        lo, hi = np.where(right, mid, lo), np.where(right | (fm == 0), hi, mid)
-    z = np.where(has_zero, grid[np.argmax(is_zero, axis=-1)], 0.5 * (lo + hi))
-    return signs * z, has_zero | has_ch
-
-
-def invert(activation: Activation, value, *, zmax: float = 1e4):
-    """A ``z`` with ``σ(z) = value``, nearest to 0 on a grid; vectorised over ``value``.
-
-    Scans ``σ(±z)`` on a grid ``{0} ∪ geomspace(1e-6, zmax, 2000)`` (first
-    ``z ≥ 0``, then ``z ≤ 0``), takes the first grid point where ``σ = value``
-    or the first sign change of ``σ − value`` and bisects it to float64
-    resolution -- all values (and both signs) at once, one ``σ`` call per
-    bisection step (no compilation: ~60 eager calls in all).
+    Works on arrays elementwise and inside ``jit`` / ``vmap`` / ``lax.map`` (Figure 5's
+    slice evaluates it at every grid point).
 
     Args:
       activation: name or callable.
       value: a number or an array of numbers.
-      zmax: the grid's extent.
+      zmax: the search range ``[-zmax, zmax]``.
+      n_grid: grid points per side; iters: bisection steps.
 
     Returns:
-      A float for a scalar ``value``, else a float64 array of ``value``'s shape.
+      A JAX array of ``value``'s shape; NaN where ``value`` is not in ``σ([-zmax, zmax])``.
 
     Raises:
-      ValueError: a value is not in ``σ([-zmax, zmax])``.
+      ValueError: when called eagerly (not under a transformation) and a value is out of
+        range -- traced, the NaN is the signal instead.
     """
-    v = np.asarray(value, np.float64)
-    flat = v.reshape(-1)
-    sigma = get_activation(activation)
-    grid = np.concatenate([[0.0], np.geomspace(1e-6, zmax, 2000)])
-    z, found = _invert_brackets(sigma, flat, grid)
-    out = np.where(found[0], z[0], z[1])
-    out = np.where(flat == 0.0, 0.0, out)
-    bad = ~(found[0] | found[1]) & (flat != 0.0)
-    if np.any(bad):
-        raise ValueError(f"value: {flat[bad][0]} is not in the range of the activation on [-{zmax}, {zmax}]")
-    return float(out[0]) if v.ndim == 0 else out.reshape(v.shape)
+    v = jnp.asarray(value)
+    if not jnp.issubdtype(v.dtype, jnp.floating):
+        v = v.astype(jnp.result_type(float))
+    z = _invert(get_activation(activation), v, float(zmax), int(n_grid), int(iters))
+    if not isinstance(z, jax.core.Tracer):
+        bad = np.asarray(jnp.isnan(z) & ~jnp.isnan(v))
+        if bad.any():
+            raise ValueError(f"value: {np.asarray(v)[bad].reshape(-1)[0]} is not in the range of the activation on "
+                             f"[-{zmax}, {zmax}]")
+    return z
+
+
+@partial(jax.jit, static_argnums=(0, 2, 3, 4))
+def _invert(sigma, v, zmax, n_grid, iters):
+    g = jnp.concatenate([jnp.zeros(1, v.dtype), jnp.geomspace(1e-6, zmax, n_grid, dtype=v.dtype)])
+
+    def side(s):  # first bracket of σ(s·z) − v on the grid, for every value at once
+        f = sigma(s * g) - v[..., None]
+        change = (jnp.sign(f[..., :-1]) != jnp.sign(f[..., 1:])) | (f[..., :-1] == 0)
+        i = jnp.argmax(change, axis=-1)
+        return jnp.any(change, axis=-1), s * g[i], s * g[i + 1], jnp.take_along_axis(f, i[..., None], -1)[..., 0]
+
+    def bisect(lo, hi, flo):
+        def body(_, st):
+            lo, hi, flo = st
+            mid = 0.5 * (lo + hi)
+            fm = sigma(mid) - v
+            left = (jnp.sign(fm) == jnp.sign(flo)) & (fm != 0)  # the root is between mid and hi
+            return jnp.where(left, mid, lo), jnp.where(left, hi, mid), jnp.where(left, fm, flo)
+
+        lo, hi, flo = jax.lax.fori_loop(0, iters, body, (lo, hi, flo))
+        return jnp.where(flo == 0, lo, 0.5 * (lo + hi))
+
+    ok_p, lo_p, hi_p, f_p = side(1.0)
+    ok_n, lo_n, hi_n, f_n = side(-1.0)
+    z_p, z_n = bisect(lo_p, hi_p, f_p), bisect(lo_n, hi_n, f_n)
+    return jnp.where(ok_p, z_p, jnp.where(ok_n, z_n, jnp.nan))
 
 
 def _sign_for(activation: Activation) -> float:
@@ -175,32 +178,36 @@ def _sign_for(activation: Activation) -> float:
     return 1.0 if float(jnp.max(sigma(z))) > 0 else -1.0
 
 
-def valley_point(thm: Theorem6, activation: Activation, a: Optional[float] = None, b: float = 10.0):
-    """``θ(a, b)`` on the spurious valley; ``a`` defaults to a reachable value.
+def valley_point(thm: Theorem6, activation: Activation, a=None, b=10.0):
+    """``θ(a, b)`` on the spurious valley: ``w1 = y1 a, w2 = y2 a, w3 = y3 b, w4 = 0,
+    σ(w5) = σ(w6) = 1/a, σ(w7) = 1/b, w8 = 0``.
 
-    ``a`` and ``b`` need ``1/a, 1/b ∈ σ(R)`` (the default picks the sign σ allows).
-    Returns the params pytree.
+    Traceable in ``a`` and ``b`` (jit/vmap); ``a = None`` picks a reachable value (4 or −4,
+    the sign σ allows). ``1/a, 1/b`` must lie in ``σ(R)`` (else NaN when traced, ValueError
+    when eager). Returns the params pytree (dtype of ``a``).
     """
     thm.check()
-    s = _sign_for(activation)
     if a is None:
-        a = 4.0 * s
+        a = 4.0 * _sign_for(activation)
     y1, y2, y3 = thm.y1, thm.y2, thm.y3
-    w5 = invert(activation, 1.0 / a)
-    w7 = invert(activation, 1.0 / b)
-    return params_from_w([y1 * a, y2 * a, y3 * b, 0.0, w5, w5, w7, 0.0])
+    w5 = invert_activation(activation, 1.0 / a)
+    w7 = invert_activation(activation, 1.0 / b)
+    z = jnp.zeros_like(w5)
+    return params_from_w([y1 * a, y2 * a, y3 * b, z, w5, w5, w7, z])
 
 
-def better_point(thm: Theorem6, activation: Activation, a: Optional[float] = None):
-    """``θ̃(a)``, with loss ``thm.better_loss < thm.valley_loss``."""
+def better_point(thm: Theorem6, activation: Activation, a=None):
+    """``θ̃(a)``: ``w1 = y1 a, w2 = (y2 + y3) a, w3 = 0, w4 = y4 a, σ(w5) = y2/((y2 + y3) a),
+    σ(w6) = σ(w8) = 1/a, w7 = 0``, with loss ``thm.better_loss < thm.valley_loss``.
+    Traceable in ``a``, as ``valley_point``."""
     thm.check()
-    s = _sign_for(activation)
     if a is None:
-        a = 4.0 * s
+        a = 4.0 * _sign_for(activation)
     y1, y2, y3, y4 = thm.y1, thm.y2, thm.y3, thm.y4
-    w5 = invert(activation, y2 / ((y2 + y3) * a))
-    w6 = invert(activation, 1.0 / a)
-    return params_from_w([y1 * a, (y2 + y3) * a, 0.0, y4 * a, w5, w6, 0.0, w6])
+    w5 = invert_activation(activation, y2 / ((y2 + y3) * a))
+    w6 = invert_activation(activation, 1.0 / a)
+    z = jnp.zeros_like(w5)
+    return params_from_w([y1 * a, (y2 + y3) * a, z, y4 * a, w5, w6, z, w6])
 
 
 def theorem6_global_min(thm: Theorem6 = Theorem6()) -> tuple:
@@ -247,146 +254,59 @@ def theorem6_global_min(thm: Theorem6 = Theorem6()) -> tuple:
     return 0.5 * float(best), float(best_c)
 
 
-# ============================================================================= Section 4 utilities
+# ============================================================================= Table 3 end points
 
-ANALYTIC_ORDERS = {
-    # Orders k with σ^(k)(0) != 0 (all k of the stated form), for the named analytic activations.
-    "tanh": "odd",             # tanh is odd, Taylor coefficients 2^{2m}(2^{2m}−1)B_{2m}/(2m)! != 0
-    "shifted_sigmoid": "odd",  # ½ tanh(z/2)
-    "sigmoid": "odd",          # ½ + ½ tanh(z/2): also k = 0
-    "softplus": "even",        # log 2 + z/2 + (even part); k = 1 too
-}
-NOT_ANALYTIC = ("relu", "leaky_relu", "elu")
+THEOREM6_LABELS = ("global", "valley", "other", "unconverged", "diverged")
+"""The labels of ``theorem6_labels``, in Table 3's column order."""
 
 
-def assumption2_orders(activation, n: int, *, max_order: Optional[int] = None) -> tuple:
-    """Assumption 2: ``n`` orders ``l_1 < ... < l_n`` in arithmetic progression with ``σ^(l_i)(0) != 0``.
+def theorem6_labels(thm: Theorem6, w, loss, grad, *, diverged=None, global_min: Optional[float] = None,
+                    global_tol: float = 1e-3, valley_w4_tol: float = 1e-2, valley_tol: float = 0.05,
+                    grad_tol: float = 1e-3) -> np.ndarray:
+    """Labels end points of training on the Theorem 6 net (Table 3, Figure 5's trajectories).
 
-    Exact for the named analytic activations (``ANALYTIC_ORDERS``) and for
-    ``polynomial(...)`` (the non-zero coefficients); ``linear``, ``quadratic``
-    and ``cubic`` are polynomials.
+    Losses and gradient norms in ½-sum units (Eq. 1). Rules, later ones overriding earlier:
 
-    Returns:
-      The orders ``(l_1, ..., l_n)``.
+    1. ``unconverged``: everything not labelled below;
+    2. ``other``: ``‖∇L‖₂ ≤ grad_tol`` (another critical point);
+    3. ``valley``: ``|w4| ≤ valley_w4_tol`` and ``y4²/2 − global_tol ≤ L ≤ y4²/2 + valley_tol``:
+       the Theorem 6 valley, which GD reaches slowly along its flat directions (so the upper
+       band is wider than the lower one);
+    4. ``global``: ``|L − L*| ≤ global_tol``;
+    5. ``diverged``: ``diverged`` is set, or the loss is not finite.
 
-    Raises:
-      ValueError: σ is not real analytic (ReLU, LeakyReLU, ELU), has too few
-        non-zero derivatives at 0 (a polynomial of degree < n − 1 ...), or is a
-        callable whose derivatives this cannot know.
-    """
-    name = activation_name(activation)
-    poly = {"linear": (0.0, 1.0), "quadratic": (0.0, 0.0, 1.0), "cubic": (0.0, 0.0, 0.0, 1.0)}.get(name)
-    if poly is None and callable(activation) and hasattr(activation, "coefficients"):
-        poly = activation.coefficients
-    if name in NOT_ANALYTIC:
-        raise ValueError(f"activation: Assumption 2 needs a real-analytic σ; {name!r} is not analytic at 0")
-    if poly is not None:
-        nz = [k for k, a in enumerate(poly) if a != 0]
-        for step in range(1, len(poly) + 1):
-            for start in nz:
-                seq = tuple(start + i * step for i in range(n))
-                if all(k in nz for k in seq):
-                    return seq
-        raise ValueError(f"activation: Assumption 2 fails for {name!r}: its non-zero derivatives at 0 are of orders "
-                         f"{nz}, which hold no arithmetic sequence of n={n} orders (dim* is finite: use p_i >= dim*, Theorem 3)")
-    if name in ANALYTIC_ORDERS:
-        kind = ANALYTIC_ORDERS[name]
-        return tuple(range(1, 2 * n, 2)) if kind == "odd" else tuple(range(0, 2 * n, 2))
-    raise ValueError(f"activation: cannot check Assumption 2 for {name!r}; pass assume_analytic=True if σ is real "
-                     f"analytic with n={n} non-zero derivatives at 0 in arithmetic progression")
-
-
-def assumption1(X, mask=None, *, rtol: float = 0.0) -> None:
-    """Assumption 1. Raises ValueError naming the part that fails.
-
-    1) every entry of ``X`` is non-zero and, in each row (feature), the ``n``
-       absolute values are distinct (compared with relative tolerance ``rtol``);
-    2) no row of the first-layer ``mask`` is all zero.
-    """
-    X = np.asarray(X, np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X: expected (d_x, n), got shape {X.shape}")
-    A = np.abs(X)
-    scale = np.max(A) if A.size else 1.0
-    if np.any(A <= rtol * scale):
-        k, i = np.argwhere(A <= rtol * scale)[0]
-        raise ValueError(f"X: Assumption 1 part 1 fails: entry ({k}, {i}) is zero")
-    S = np.sort(A, axis=1)
-    gaps = np.diff(S, axis=1)
-    if np.any(gaps <= rtol * scale):
-        k = int(np.argwhere(gaps <= rtol * scale)[0][0])
-        raise ValueError(f"X: Assumption 1 part 1 fails: feature {k} has two samples with equal |x_ik|")
-    if mask is not None:
-        m = np.asarray(mask)
-        empty = np.flatnonzero(~m.any(axis=1))
-        if empty.size:
-            raise ValueError(f"masks: Assumption 1 part 2 fails: hidden units {empty.tolist()} have all first-layer "
-                             "weights pruned (remove them first: effective network)")
-
-
-def monomial_count(coefficients, d: int) -> int:
-    """``Σ_{k : a_k != 0} C(d + k − 1, k)``: the number of degree-``k`` monomials in
-    ``d`` variables, summed over the degrees present in ``σ(z) = Σ a_k z^k``.
-
-    For data in general position with ``n`` at least this count, it equals
-    ``dim*(σ, X)`` (``σ(wᵀx)`` spans the homogeneous polynomials of those degrees).
-    """
-    return int(sum(math.comb(d + k - 1, k) for k, a in enumerate(coefficients) if a != 0))
-
-
-def _rank64(A, rtol):
-    s = np.linalg.svd(np.asarray(A, np.float64), compute_uv=False)
-    return int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
-
-
-def dim_star(activation: Activation, X, *, n_samples: Optional[int] = None, key=None, rtol: float = 1e-9,
-             scale: float = 1.0) -> int:
-    """Upper intrinsic dimension ``dim*(σ, X) = dim span{σ(wᵀX) : w ∈ R^{d_x}}`` (Section 4.1).
-
-    The numerical rank (singular values above ``rtol · σ_max``) of
-    ``n_samples`` rows ``σ(w_jᵀ X)``, ``w_j ~ N(0, scale² I)``, computed in
-    float64. Exact, almost surely, for polynomial σ once ``n_samples ≥ dim*``;
-    for other σ it is a lower bound that saturates at ``n`` (the rank cannot
-    exceed the number of samples).
+    The defaults are Table 3's (``table3.Table3Config``), so Table 3's counts are these labels.
+    ``global`` wins where the two bands overlap; they are disjoint whenever
+    ``L* + global_tol < y4²/2 − global_tol`` (Table 3's targets: 0.259 and 2).
 
     Args:
-      activation: name or callable.
-      X: ``(d_x, n)`` data.
-      n_samples: rows drawn (default ``max(4 n, 64)``).
-      key: PRNG key (default ``jax.random.key(0)``).
-      rtol: rank threshold; 1e-9 sits far above float64 rounding (~1e-15)
-        and far below the smallest true singular values of these Gram rows.
+      thm: the targets.
+      w: ``(..., 8)`` the paper's ``(w1, …, w8)`` per end point (``w_from_params``).
+      loss, grad: ``(...)`` ½-sum loss and gradient norm.
+      diverged: optional ``(...)`` bool, e.g. ``result.status == trials.DIVERGED``.
+      global_min: ``L*`` (default ``theorem6_global_min(thm)[0]``).
+
+    Returns:
+      ``(...)`` array of ``THEOREM6_LABELS`` strings.
     """
-    X = np.asarray(X, np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X: expected (d_x, n), got shape {X.shape}")
-    n = X.shape[1]
-    m = n_samples or max(4 * n, 64)
-    key = jax.random.key(0) if key is None else key
-    with jax.enable_x64(True):
-        w = scale * jax.random.normal(key, (m, X.shape[0]), jnp.float64)
-        rows = np.asarray(get_activation(activation)(w @ jnp.asarray(X, jnp.float64)))
-    return _rank64(rows, rtol)
-
-
-def rank_check(activation: Activation, X, mask, *, n_draws: int = 100, key=None, rtol: float = 1e-10) -> np.ndarray:
-    """Monte-Carlo check of Theorem 4's ``rank σ(W̃X) = n`` for random ``W̃``.
-
-    Draws ``n_draws`` first layers ``W̃ = W ⊙ M`` (PyTorch's init) and returns
-    the ``n_draws`` numerical ranks of ``σ(W̃X)`` (``(p, n)``); under
-    Assumptions 1, 2 and ``p ≥ n`` all of them should equal ``n``.
-    """
-    X = np.asarray(X, np.float64)
-    M = np.asarray(mask, np.float64)
-    if M.ndim != 2 or M.shape[1] != X.shape[0]:
-        raise ValueError(f"mask: expected shape (p, d_x={X.shape[0]}), got {M.shape}")
-    key = jax.random.key(0) if key is None else key
-    sigma = get_activation(activation)
-    bound = 1.0 / np.sqrt(M.shape[1])
-    with jax.enable_x64(True):
-        W = jax.random.uniform(key, (n_draws,) + M.shape, jnp.float64, -bound, bound) * M
-        H = np.asarray(sigma(W @ jnp.asarray(X, jnp.float64)))
-    return np.array([_rank64(h, rtol) for h in H])
+    loss = np.asarray(loss, np.float64)
+    grad = np.broadcast_to(np.asarray(grad, np.float64), loss.shape)
+    w = np.asarray(w, np.float64)
+    if w.shape[-1:] != (8,) or w.shape[:-1] != loss.shape:
+        raise ValueError(f"w: expected shape {loss.shape + (8,)} (w1..w8 per end point), got {w.shape}")
+    if global_min is None:
+        global_min = theorem6_global_min(thm)[0]
+    vl = thm.valley_loss
+    labels = np.full(loss.shape, "unconverged", dtype=object)
+    labels[grad <= grad_tol] = "other"
+    valley = (np.abs(w[..., 3]) <= valley_w4_tol) & (loss >= vl - global_tol) & (loss <= vl + valley_tol)
+    labels[valley] = "valley"
+    labels[np.abs(loss - global_min) <= global_tol] = "global"
+    bad = ~np.isfinite(loss)
+    if diverged is not None:
+        bad = bad | np.asarray(diverged, bool)
+    labels[bad] = "diverged"
+    return labels.astype(str)
 
 
 # ============================================================================= Theorem 6 certificate
@@ -495,11 +415,9 @@ def certify_valley(thm: Theorem6, activation: Activation, params=None, *, a: Opt
       ValueError: ``σ(0) != 0`` or the targets violate Theorem 6.
     """
     thm.check()
-    sigma = get_activation(activation)
+    net = thm.net(activation)
     with jax.enable_x64(True):
-        if abs(float(sigma(jnp.float64(0.0)))) > 0:
-            raise ValueError(f"activation: Theorem 6 needs σ(0) = 0, got σ(0) = {float(sigma(jnp.float64(0.0)))}")
-        net = thm.net(activation)
+        conditions.require(conditions.theorem6_activation(net, dtype=jnp.float64), "activation", "Theorem 6")
         X = jnp.asarray(thm.X, jnp.float64)
         Y = jnp.asarray(thm.Y, jnp.float64)
         masks = thm.masks()
@@ -533,3 +451,35 @@ def certify_valley(thm: Theorem6, activation: Activation, params=None, *, a: Opt
     return ValleyCertificate(activation_name(activation), (thm.y1, thm.y2, thm.y3, thm.y4), np.asarray(w0), loss0,
                              thm.valley_loss, float(np.linalg.norm(g)), eigs, radii, min_change, n_perturbations,
                              better, tols, tuple(failures))
+
+
+def theorem6_certificate(thm: Theorem6, params_valley, params_other, alpha: float, *, atol: float = 1e-6) -> Optional[str]:
+    """The Theorem 6 proof of disconnection, when it applies to this pair (a citation, for
+    ``connectivity.connect(..., certificate=...)``).
+
+    The proof (Section 5) shows: from a valley point θ(a, b) (``w4 = w8 = 0``,
+    ``w1σ(w5) = w1σ(w6) = y1`` etc., loss ``y4²/2``), the component of the sublevel set
+    ``{L ≤ y4²/2}`` never reaches a point with ``w4 ≠ 0`` and loss ``≤ y4²/2``. So for
+    ``alpha ≤ y4²/2`` no path exists.
+
+    Checked here: ``|w4|, |w8| ≤ atol`` and ``w3 ≠ 0`` at the first point, ``|w4| > atol`` at the
+    second, ``alpha ≤ y4²/2 + atol``. Not checked: the first point's loss (the caller's;
+    with ``w4 = 0`` it is at least ``y4²/2``), nor the proof's inequality ``y3 > 4 y4``
+    (``thm.check(strict=True)``; Table 3's targets rely on footnote 5's weaker ``y3 > y4``).
+
+    Args:
+      thm: the targets.
+      params_valley: params of the first point.
+      params_other: params of the second point.
+      alpha: the level asked about.
+
+    Returns:
+      The citation string, or None when the conditions do not hold.
+    """
+    w = np.asarray(w_from_params(params_valley), np.float64)
+    w_other = np.asarray(w_from_params(params_other), np.float64)
+    on_valley = abs(w[3]) <= atol and abs(w[7]) <= atol and abs(w[2]) > 0
+    if on_valley and abs(w_other[3]) > atol and alpha <= thm.valley_loss + atol:
+        return (f"Theorem 6 (Sec. 5): the component of {{L <= y4^2/2 = {thm.valley_loss:g}}} containing the valley "
+                "point never reaches a point with w4 != 0")
+    return None

@@ -97,7 +97,7 @@ def test_theorem6_valley_to_better_point_no_path(t6):
     thm, f, sp, v1, v2, bt = t6
     assert float(f(v1)) == pytest.approx(thm.valley_loss, abs=1e-12)
     assert float(f(bt)) == pytest.approx(thm.better_loss, abs=1e-12)
-    cert = K.theorem6_certificate(thm, sp.unflatten(v1), sp.unflatten(bt), thm.valley_loss)
+    cert = theory.theorem6_certificate(thm, sp.unflatten(v1), sp.unflatten(bt), thm.valley_loss)
     assert cert is not None and "Theorem 6" in cert
     r = K.connect(f, v1, bt, certificate=cert, stop_when_connected=False, steps=800)
     # default level = larger endpoint loss = y4²/2; every method stays above it (measured: NEB 2.193)
@@ -107,7 +107,7 @@ def test_theorem6_valley_to_better_point_no_path(t6):
     # without a proof the verdict is only "not found"
     assert K.linear_path(f, v1, bt).verdict == K.NOT_FOUND
     # and the certificate does not apply to two valley points
-    assert K.theorem6_certificate(thm, sp.unflatten(v1), sp.unflatten(v2), thm.valley_loss) is None
+    assert theory.theorem6_certificate(thm, sp.unflatten(v1), sp.unflatten(v2), thm.valley_loss) is None
 
 
 def test_theorem6_two_valley_points_connected(t6):

@@ -151,11 +151,11 @@ def test_table3_theorem6_certificate_makes_the_verdict(table3_matrix):
     v2 = next(j for j in np.flatnonzero(label == "valley") if j != v and cls[j] == cls[v])
     pv, pg, pv2 = (space.unflatten(Z[i]) for i in (v, g, v2))
     # trained valley points sit on the valley exactly (GD drives w4, w8 to ~1e-53), so Theorem 6 applies
-    cert = K.theorem6_certificate(THM, pv, pg, VALLEY)
+    cert = theory.theorem6_certificate(THM, pv, pg, VALLEY)
     assert cert is not None and "Theorem 6" in cert
     # it does not apply valley -> valley (w4 = 0 at both ends), nor from the global minimum's side
-    assert K.theorem6_certificate(THM, pv, pv2, VALLEY) is None
-    assert K.theorem6_certificate(THM, pg, pv, VALLEY) is None
+    assert theory.theorem6_certificate(THM, pv, pv2, VALLEY) is None
+    assert theory.theorem6_certificate(THM, pg, pv, VALLEY) is None
     kw = dict(alpha=VALLEY, methods=("linear", "neb"), steps=1000)
     plain = K.connect(f, Z[v], Z[g], **kw)
     proved = K.connect(f, Z[v], Z[g], certificate=cert, **kw)

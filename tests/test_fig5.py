@@ -1,13 +1,14 @@
 """Figure 5 (the (a, t) slice through the Theorem 6 valley) and the trajectory picture.
 
-Tolerances: float64; the slice's inverse activations come from a 64-step
-bisection, accurate to a few ulps of z, so losses on the valley match the
-closed form y4²/2 to 1e-12."""
+Tolerances: float64; the slice's inverse activations come from
+theory.invert_activation (bisection to float64 resolution), so losses on the
+valley match the closed form y4²/2 to 1e-12."""
 
 import jax
 import numpy as np
 import pytest
 
+import landscape as ls
 from landscape import cli, slices, theory
 from landscape.experiments import valley_slice as vs
 
@@ -15,13 +16,24 @@ THM = theory.Theorem6()
 
 
 @pytest.mark.parametrize("act", ["tanh", "leaky_relu", "elu", "shifted_sigmoid"])
-def test_surface_matches_theory_points(act):
+def test_surface_points_satisfy_the_proof_equations(act):
+    # The slice's points are theory's, evaluated under jit; check the proof's defining equations
+    # (float64: σ(w) recovers its target to 1e-12 after the bisection).
     surf = vs.valley_slice(act, THM, 10.0)
+    sigma = ls.get_activation(act)
+    y1, y2, y3, y4 = THM.y1, THM.y2, THM.y3, THM.y4
     for a in (2.5, 7.0):
-        for mine, ref in ((surf.valley(a), theory.valley_point(THM, act, a, 10.0)), (surf.better(a), theory.better_point(THM, act, a))):
-            for x, y in zip(jax.tree.leaves(mine), jax.tree.leaves(ref)):
-                np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
-    assert np.isnan(float(vs.sigma_inverse("tanh", 1.5)))  # outside tanh's range
+        w = np.asarray(theory.w_from_params(jax.jit(surf.valley)(a)))
+        s = np.asarray(sigma(w))
+        np.testing.assert_allclose(w[[0, 1, 2, 3, 7]], [y1 * a, y2 * a, y3 * 10.0, 0.0, 0.0], rtol=1e-15)
+        np.testing.assert_allclose(s[[4, 5, 6]], [1 / a, 1 / a, 1 / 10.0], rtol=1e-12)
+        w = np.asarray(theory.w_from_params(jax.jit(surf.better)(a)))
+        s = np.asarray(sigma(w))
+        np.testing.assert_allclose(w[[0, 1, 2, 3, 6]], [y1 * a, (y2 + y3) * a, 0.0, y4 * a, 0.0], rtol=1e-15)
+        np.testing.assert_allclose(s[[4, 5, 7]], [y2 / ((y2 + y3) * a), 1 / a, 1 / a], rtol=1e-12)
+        for x, y in zip(jax.tree.leaves(surf.valley(a)), jax.tree.leaves(theory.valley_point(THM, act, a, 10.0))):
+            np.testing.assert_array_equal(x, y)  # one implementation: eager and traced agree
+    assert np.isnan(float(jax.jit(lambda v: theory.invert_activation("tanh", v))(1.5)))  # outside tanh's range
 
 
 @pytest.mark.parametrize("act", ["tanh", "leaky_relu"])
@@ -46,9 +58,11 @@ def test_default_a_range_keeps_one_over_a_in_range():
         vs.figure5("tanh", a_range=(-1.0, 2.0, 5))
 
 
-def test_classify():
+def test_theorem6_labels():
     L = theory.theorem6_global_min(THM)[0]
-    kinds = vs.classify([L + 1e-5, 2.0, 2.0, 1.1], [1.0, 1e-4, 0.5, 0.0], THM)
+    w = np.zeros((4, 8))
+    w[:, 3] = [1.0, 1e-4, 0.5, 0.0]  # w4
+    kinds = theory.theorem6_labels(THM, w, [L + 1e-5, 2.0, 2.0, 1.1], np.zeros(4))
     assert list(kinds) == ["global", "valley", "other", "other"]
 
 

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from landscape import conditions as C
 from landscape import nets, paths
 from landscape import property_p as pp
 
@@ -82,8 +83,8 @@ def test_theorem1_case2_random_starts():
     rng = np.random.default_rng(2)
     X = np.linalg.qr(rng.normal(size=(n, d)))[0].T * rng.uniform(1, 3, size=(d, 1))
     Y = rng.normal(size=(4, n))
-    cond = pp.theorem1_conditions(mask, X, Y)
-    assert cond == {1: False, 2: True, 3: False}
+    cond = C.theorem1_conditions(net, X, Y, masks)
+    assert [c.holds for c in cond.any_of] == [False, True, False]
     for seed in range(N_STARTS):
         params = _start(net, masks, seed)
         if seed % 2:  # a copied row: rank W_1 < p_1, a saddle where plain alternating minimisation stalled
@@ -102,7 +103,7 @@ def test_theorem1_case3_random_starts():
     mask[:, 4] = 0  # feature 4 unused: the infimum is a projection residual, not 0
     net, masks = _sd(d, p, 1, mask)
     X, Y = rng.normal(size=(d, n)), rng.normal(size=(1, n))
-    assert pp.theorem1_conditions(mask, X, Y)[3]
+    assert C.theorem1_conditions(net, X, Y, masks).any_of[2].holds
     for seed in range(N_STARTS):
         params = _start(net, masks, seed)
         if seed % 2:  # some output weights exactly zero: the proof's u_j = 0 moves
@@ -120,7 +121,7 @@ def test_theorem4_random_starts():
     mask = (rng.random((p, d)) < 0.5).astype(float)
     mask[np.arange(p), rng.integers(0, d, p)] = 1
     X, Y = rng.normal(size=(d, n)), rng.normal(size=(2, n))
-    pp.assumption1(X, mask)
+    assert C.assumption1(X, ({"W": mask}, {"W": np.ones((2, p))})).holds
     for seed in range(N_STARTS):
         act = ("tanh", "softplus")[seed % 2]
         net, masks = _sd(d, p, 2, mask, act)

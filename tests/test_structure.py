@@ -7,6 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from landscape.activations import derivatives_at_zero, zero_at_origin
+
+from landscape import conditions as C
 from landscape import masks as M
 from landscape import nets, structure as S
 
@@ -29,8 +32,12 @@ W3 = np.array([[0, 1, 1, 0],   # y1 <- h2_2, h2_3
 FIG6 = ({"W": W1.astype(np.float32)}, {"W": W2.astype(np.float32)}, {"W": W3.astype(np.float32)})
 
 
+def fig6_net(act, bias=False):
+    return nets.MLP((3, 4, 4, 2), act, bias=bias)
+
+
 def test_figure6_removals():
-    c = S.effective_masks(FIG6, "tanh")
+    c = S.effective_masks(fig6_net("tanh"), FIG6)
     got = {(r.layer, r.node, r.rule, r.connections, r.side) for r in c.removals}
     assert got == {
         (2, 0, "zero out-degree I", 2, "in"),    # h(2)_1
@@ -56,17 +63,17 @@ def test_figure6_removals():
 def test_figure6_bias_and_sigma0_caveat():
     # With a bias (rules 3-4 do not apply) or σ(0) ≠ 0, zero in-degree neurons feed a constant: kept.
     biased = tuple({"W": l["W"], "b": np.ones(l["W"].shape[0], np.float32)} for l in FIG6)
-    c = S.effective_masks(biased, "tanh")
+    c = S.effective_masks(fig6_net("tanh", bias=True), biased)
     assert {r.rule for r in c.removals} == {"zero out-degree I", "zero out-degree II"}
-    c2 = S.effective_masks(FIG6, "sigmoid")
+    c2 = S.effective_masks(fig6_net("sigmoid"), FIG6)
     assert {r.rule for r in c2.removals} == {"zero out-degree I", "zero out-degree II"}
     # h(1)_4, h(2)_4 output σ(0) = ½; h(2)_3 is fed only by h(1)_4: all three are constants.
     assert set(c2.constant_nodes) == {(1, 3), (2, 2), (2, 3)}
 
 
 def test_cleanup_idempotent():
-    c = S.effective_masks(FIG6, "relu")
-    c2 = S.effective_masks(c.masks, "relu")
+    c = S.effective_masks(fig6_net("relu"), FIG6)
+    c2 = S.effective_masks(fig6_net("relu"), c.masks)
     assert c2.removals == () and c2.passes == 1
     for a, b in zip(c.masks, c2.masks):
         np.testing.assert_array_equal(a["W"], b["W"])
@@ -109,14 +116,15 @@ def test_cleaned_random_network_is_effective_and_same_function(data):
             layer["b"] = (rng.random(o) < density).astype(np.float64)
         masks.append(layer)
     masks = tuple(masks)
+    net = nets.MLP(sizes, act, bias=bias)
     reach = np.ones(sizes[-1], bool)
     for layer in reversed(masks):
         reach = layer["W"].T @ reach > 0
     if not reach.any():  # no input -> output path: a clear error, not an empty network
         with pytest.raises(ValueError, match="no input has a path"):
-            S.effective_masks(masks, act)
+            S.effective_masks(net, masks)
         return
-    c = S.effective_masks(masks, act)
+    c = S.effective_masks(net, masks)
     # Every neuron that keeps a connection lies on an input -> output path (Definition 1),
     # except constant neurons (only reached from neurons that output σ(0) ≠ 0).
     eff, iso = S.effective_neurons(c.masks), S.isolated_neurons(c.masks)
@@ -124,7 +132,7 @@ def test_cleaned_random_network_is_effective_and_same_function(data):
     for l in range(1, len(masks)):
         for j in range(sizes[l]):
             assert eff[l][j] or iso[l - 1][j] or (l, j) in const
-    if S.zero_at_origin(act) and not bias:
+    if zero_at_origin(act) and not bias:
         assert not const
     # Same function on any input and params (float64; removed terms were exact zeros,
     # so only summation order can differ: rtol 1e-12).
@@ -134,7 +142,7 @@ def test_cleaned_random_network_is_effective_and_same_function(data):
     f1 = np_apply(params, c.masks, X, act)
     np.testing.assert_allclose(f1, f0, rtol=1e-12, atol=1e-12)
     # Idempotent.
-    assert S.effective_masks(c.masks, act).removals == ()
+    assert S.effective_masks(net, c.masks).removals == ()
     # The compact network computes the same function of the kept inputs.
     k = S.compact(c.masks, params)
     f2 = np_apply(k.params, k.masks, X[k.kept[0]], act)
@@ -159,13 +167,13 @@ def test_pattern_decomposition_reproduces_WX():
     assert np.all(dec.d == dec.patterns.sum(1))
 
 
-def test_classify():
+def test_network_class():
     d = lambda *s: np.ones(s, np.float32)  # noqa: E731
     sp = lambda *s: np.eye(*s, dtype=np.float32)  # noqa: E731
-    assert S.classify([d(3, 2), d(1, 3)]) == "dense"
-    assert S.classify([sp(3, 2), d(1, 3)]) == "SD"
-    assert S.classify([sp(3, 2), sp(2, 3)]) == "SS"
-    assert S.classify([d(3, 2), sp(2, 3)]) == "DS"
+    assert S.network_class([d(3, 2), d(1, 3)]) == "dense"
+    assert S.network_class([sp(3, 2), d(1, 3)]) == "SD"
+    assert S.network_class([sp(3, 2), sp(2, 3)]) == "SS"
+    assert S.network_class([d(3, 2), sp(2, 3)]) == "DS"
 
 
 # ----------------------------------------------------------------------------- theorem checks
@@ -175,8 +183,13 @@ def _two_layer(first, d_y):
     return ({"W": first.astype(np.float32)}, {"W": np.ones((d_y, first.shape[0]), np.float32)})
 
 
+def _net(masks, act):
+    sizes = (np.shape(masks[0]["W"])[1],) + tuple(np.shape(m["W"])[0] for m in masks)
+    return nets.MLP(sizes, act)
+
+
 def _applies(masks, act, X, name):
-    return {c.theorem: c for c in S.check_theorems(masks, act, X)}[name]
+    return {c.theorem: c for c in S.check_theorems(_net(masks, act), X, masks)}[name]
 
 
 def test_theorem1():
@@ -197,23 +210,23 @@ def test_theorem2_deep_linear():
     rng = np.random.default_rng(2)
     X = rng.standard_normal((5, 30))
     net = nets.MLP((5, 8, 8, 1), "linear")
-    sparse_all = S.effective_masks(M.random_masks(0, net, 0.5), "linear").masks
+    sparse_all = S.effective_masks(net, M.random_masks(0, net, 0.5)).masks
     assert _applies(sparse_all, "linear", X, "Theorem 2").applies is True        # d_y = 1
     net3 = nets.MLP((5, 8, 8, 3), "linear")
-    m3 = S.effective_masks(M.random_masks(0, net3, 0.5), "linear").masks
+    m3 = S.effective_masks(net3, M.random_masks(0, net3, 0.5)).masks
     c = _applies(m3, "linear", X, "Theorem 2")
     assert c.applies is False and {f.name for f in c.failing()} >= {"d_y = 1"}
     assert _applies(sparse_all, "relu", X, "Theorem 2").applies is False
 
 
-def test_theorem3_and_intrinsic_dimension():
+def test_theorem3_and_dim_star():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((2, 40))
     # Quadratic σ on d = 2 inputs: dim* = #degree-2 monomials = C(3, 2) = 3 (Sec. 4.1 without bias).
-    assert S.intrinsic_dimension("quadratic", X) == 3
-    assert S.intrinsic_dimension("linear", X) == 2
-    assert S.intrinsic_dimension("cubic", X) == 4
-    assert S.intrinsic_dimension("tanh", X) is None
+    assert C.dim_star("quadratic", X) == 3
+    assert C.dim_star("linear", X) == 2
+    assert C.dim_star("cubic", X) == 4
+    assert C.dim_star("tanh", X) == 40  # not a polynomial: saturates at n (Theorem 3 does not apply)
     assert _applies(_two_layer(np.ones((3, 2)), 2), "quadratic", X, "Theorem 3").applies is True
     c = _applies(_two_layer(np.ones((2, 2)), 2), "quadratic", X, "Theorem 3")
     assert c.applies is False and c.failing()[0].name == "p_i ≥ dim*(σ, Z_i)"
@@ -222,12 +235,12 @@ def test_theorem3_and_intrinsic_dimension():
 def test_assumption2_derivatives_autodiff():
     # tanh: 0, 1, 0, -2, 0 (tangent numbers). softplus' = s (sigmoid): s(0) = 1/2, s' = s(1-s) = 1/4,
     # s'' = s(1-s)(1-2s) = 0, s''' = s(1-s)(1-6s+6s²) = -1/8. Float64 autodiff: atol 1e-12.
-    np.testing.assert_allclose(S.derivatives_at_zero("tanh", 4), [0, 1, 0, -2, 0], atol=1e-12)
-    np.testing.assert_allclose(S.derivatives_at_zero("softplus", 4), [np.log(2), 0.5, 0.25, 0, -1 / 8], atol=1e-12)
-    assert S.assumption2("tanh", 400).holds is True
-    assert S.assumption2("relu", 5).holds is False
-    assert S.assumption2("linear", 1).holds is True and S.assumption2("linear", 2).holds is False
-    assert S.assumption2("cubic", 2).holds is False   # only order 3 is non-zero
+    np.testing.assert_allclose(derivatives_at_zero("tanh", 4), [0, 1, 0, -2, 0], atol=1e-12)
+    np.testing.assert_allclose(derivatives_at_zero("softplus", 4), [np.log(2), 0.5, 0.25, 0, -1 / 8], atol=1e-12)
+    assert C.assumption2("tanh", 400).holds is True
+    assert C.assumption2("relu", 5).holds is False
+    assert C.assumption2("linear", 1).holds is True and C.assumption2("linear", 2).holds is False
+    assert C.assumption2("cubic", 2).holds is False   # only order 3 is non-zero
 
 
 def test_theorem4():
@@ -255,13 +268,13 @@ def test_theorem5_and_6():
     c5 = _applies(m_ss, "tanh", X, "Theorem 5")
     assert c5.applies is False and c5.failing()[0].name.startswith("every output connected")
     assert _applies(m_ss, "tanh", X, "Theorem 6").applies is True
-    r = S.structure_report(m_ss, "tanh", X)
+    r = S.structure_report(net, X, m_ss)
     assert "Theorem 6" in r.applicable() and r.kind == "SS"
     assert "FAILS] every output connected" in str(r)
 
 
 def test_report_save_load(tmp_path):
-    r = S.structure_report(FIG6, "relu", np.random.default_rng(0).standard_normal((3, 5)))
+    r = S.structure_report(fig6_net("relu"), np.random.default_rng(0).standard_normal((3, 5)), FIG6)
     path = r.save(str(tmp_path / "rep"))
     back = S.StructureReport.load(path)  # a StructureReport, like every other load
     assert back.to_dict() == r.to_dict() and back.cleanup.n_after == 8 and back.kind == r.kind
@@ -272,11 +285,14 @@ def test_report_save_load(tmp_path):
 
 
 def test_bad_masks():
+    net = nets.MLP((2, 3, 1), "relu")
     with pytest.raises(ValueError, match="do not chain"):
-        S.effective_masks([np.ones((3, 2)), np.ones((1, 4))])
+        S.effective_masks(net, [np.ones((3, 2)), np.ones((1, 4))])
     with pytest.raises(ValueError, match="all zeros"):
-        S.structure_report([np.ones((3, 2)), np.zeros((1, 3))])
+        S.structure_report(net, masks=[np.ones((3, 2)), np.zeros((1, 3))])
     with pytest.raises(ValueError, match="0 and 1"):
-        S.classify([np.full((3, 2), 0.5), np.ones((1, 3))])
+        S.network_class([np.full((3, 2), 0.5), np.ones((1, 3))])
     with pytest.raises(ValueError, match="X: expected shape"):
-        S.structure_report([np.ones((3, 2)), np.ones((1, 3))], "relu", np.ones((5, 4)))
+        S.structure_report(net, np.ones((5, 4)), [np.ones((3, 2)), np.ones((1, 3))])
+    with pytest.raises(ValueError, match="do not match the net"):
+        S.structure_report(nets.MLP((2, 4, 1), "relu"), masks=[np.ones((3, 2)), np.ones((1, 3))])

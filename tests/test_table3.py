@@ -52,15 +52,14 @@ def _global_point(act):
     U, S, Vt = np.linalg.svd(M)
     u, v = U[:, 0] * np.sign(U[0, 0]), Vt[0] * np.sign(Vt[0, 0])
     c = 0.2  # scale v into sigma's range
-    w5, w6 = theory.invert(act, c * v[0]), theory.invert(act, c * v[1])
-    w8 = theory.invert(act, 0.25)
+    w5, w6 = float(theory.invert_activation(act, c * v[0])), float(theory.invert_activation(act, c * v[1]))
+    w8 = float(theory.invert_activation(act, 0.25))
     w = [S[0] * u[0] / c, S[0] * u[1] / c, 0.0, 2.0 / 0.25, w5, w6, 0.0, w8]
     return np.array(w)
 
 
 @pytest.mark.parametrize("act", ["tanh", "relu"])
-def test_classify_hand_built_points(act):
-    cfg = table3.Table3Config(activations=(act,))
+def test_theorem6_labels_hand_built_points(act):
     net = THM.net(act)
     L_star, _ = theory.theorem6_global_min(THM)
     pts = [np.asarray(theory.w_from_params(theory.valley_point(THM, act, a=3.0, b=10.0))),
@@ -74,13 +73,22 @@ def test_classify_hand_built_points(act):
     grad = np.array([float(np.sqrt(sum(np.sum(g**2) for g in jax.tree.leaves(
         jax.grad(lambda q: ls.loss(net, q, THM.X, THM.Y, THM.masks()))(p))))) for p in params])
     status = np.array([trials.MAX_STEPS] * 3 + [trials.DIVERGED])
-    labels = table3.classify(cfg, np.stack(pts), loss, grad, status, L_star)
+    labels = theory.theorem6_labels(THM, np.stack(pts), loss, grad, diverged=status == trials.DIVERGED, global_min=L_star)
     assert labels.tolist() == ["valley", "global", "unconverged", "diverged"]
+    # Table 3's tolerances are theorem6_labels' defaults (so its counts are these labels)
+    cfg = table3.Table3Config(activations=(act,))
+    assert (cfg.global_tol, cfg.valley_w4_tol, cfg.valley_tol, cfg.grad_tol) == (1e-3, 1e-2, 0.05, 1e-3)
+    assert theory.theorem6_labels(THM, np.stack(pts), loss, grad).tolist()[:3] == labels.tolist()[:3]
     # moved off the valley (w4 = 0.1): no longer a valley point
     off = pts[0].copy()
     off[3] = 0.1
     lo = float(ls.loss(net, theory.params_from_w(off), THM.X, THM.Y, THM.masks()))
-    assert table3.classify(cfg, off[None], np.array([lo]), np.array([1.0]), np.array([1]), L_star)[0] != "valley"
+    assert theory.theorem6_labels(THM, off[None], np.array([lo]), np.array([1.0]), global_min=L_star)[0] != "valley"
+    # the bands: valley up to y4²/2 + 0.05 but only 1e-3 below; a critical point elsewhere is "other"
+    w0 = np.zeros((4, 8))
+    got = theory.theorem6_labels(THM, w0, np.array([2.049, 2.051, 1.9985, 5.0]), np.zeros(4), global_min=L_star)
+    assert got.tolist() == ["valley", "other", "other", "other"]
+    assert theory.theorem6_labels(THM, w0[:1], np.array([np.nan]), np.zeros(1), global_min=L_star)[0] == "diverged"
 
 
 def test_short_table3_matches_the_paper():

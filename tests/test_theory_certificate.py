@@ -1,12 +1,16 @@
-"""Theorem 6 certificate, dim*, Assumptions 1-2 and the Theorem 4 rank check."""
+"""Theorem 6 certificate (theory), dim*, Assumptions 1-2 and the Theorem 4 rank check (conditions)."""
+
+import re
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from landscape import conditions as C
+from landscape import nets
 from landscape import theory as th
-from landscape.activations import polynomial
+from landscape.activations import get_activation, polynomial
 
 THM = th.Theorem6()  # Table 3's targets (1, 2, 6, 2)
 
@@ -53,17 +57,17 @@ def test_certificate_refuses_sigma0_nonzero_and_bad_targets(tmp_path):
                                            ("cubic", (0, 0, 0, 1), 4)])
 def test_dim_star_equals_monomial_count(act, coeffs, d):
     X = np.random.default_rng(d).normal(size=(d, 60))
-    count = th.monomial_count(coeffs, d)  # C(d+k-1, k): 6, 10, 20
+    count = C.monomial_count(coeffs, d)  # C(d+k-1, k): 6, 10, 20
     assert count == {(2, 3): 6, (3, 3): 10, (3, 4): 20}[(len(coeffs) - 1, d)]
-    assert th.dim_star(act, X) == count
+    assert C.dim_star(act, X) == count
 
 
 def test_dim_star_general_polynomial_and_saturation():
     X = np.random.default_rng(0).normal(size=(2, 40))
     sig = polynomial((0.0, 1.0, 0.5, 0.0, 2.0))  # degrees 1, 2, 4 in 2 variables: 2 + 3 + 5
-    assert th.monomial_count(sig.coefficients, 2) == 10
-    assert th.dim_star(sig, X) == 10
-    assert th.dim_star("tanh", X) == 40  # not a polynomial: saturates at n
+    assert C.monomial_count(sig.coefficients, 2) == 10
+    assert C.dim_star(sig, X) == 10
+    assert C.dim_star("tanh", X) == 40  # not a polynomial: saturates at n
 
 
 def test_rank_check_theorem4():
@@ -71,16 +75,19 @@ def test_rank_check_theorem4():
     X = rng.normal(size=(4, 10))
     mask = (rng.random((12, 4)) < 0.5).astype(float)
     mask[np.arange(12), rng.integers(0, 4, 12)] = 1
-    th.assumption1(X, mask)
-    assert np.all(th.rank_check("tanh", X, mask, n_draws=30) == 10)  # p = 12 ≥ n = 10
-    assert np.all(th.rank_check("linear", X, mask, n_draws=5) == 4)  # rank ≤ d_x: Assumption 2 fails
+    masks = ({"W": mask}, {"W": np.ones((1, 12))})
+    assert C.assumption1(X, masks).holds
+    c = C.rank_check(nets.MLP((4, 12, 1), "tanh"), X, masks, n_draws=30)
+    assert c.holds and np.all(np.array(c.value) == 10)  # p = 12 ≥ n = 10
+    c = C.rank_check(nets.MLP((4, 12, 1), "linear"), X, masks, n_draws=5)
+    assert c.holds is False and np.all(np.array(c.value) == 4)  # rank ≤ d_x: Assumption 2 fails
 
 
 def test_assumption2_orders_match_derivatives():
     # the orders claimed non-zero really are, and the skipped ones vanish (nested autodiff in float64)
     for name in ("tanh", "shifted_sigmoid", "softplus"):
-        orders = th.assumption2_orders(name, 3)
-        f = th.get_activation(name)
+        orders = C.assumption2(name, 3).value
+        f = get_activation(name)
         derivs = []
         g = f
         for k in range(6):
@@ -91,19 +98,19 @@ def test_assumption2_orders_match_derivatives():
         assert len(set(np.diff(orders))) == 1  # arithmetic progression
         if name != "softplus":  # odd functions: even derivatives vanish exactly
             assert all(abs(derivs[k]) < 1e-12 for k in (0, 2, 4))
-    assert th.assumption2_orders(polynomial((0, 1, 0, 1, 0, 1)), 3) == (1, 3, 5)
-    with pytest.raises(ValueError, match="not analytic"):
-        th.assumption2_orders("relu", 2)
-    with pytest.raises(ValueError, match="no arithmetic sequence"):
-        th.assumption2_orders("quadratic", 2)
-    with pytest.raises(ValueError, match="cannot check"):
-        th.assumption2_orders(lambda z: jnp.sin(z), 2)
+    assert C.assumption2(polynomial((0, 1, 0, 1, 0, 1)), 3).value == (1, 3, 5)
+    c = C.assumption2("relu", 2)
+    assert c.holds is False and "not analytic" in c.detail
+    c = C.assumption2("quadratic", 2)
+    assert c.holds is False and "no arithmetic sequence" in c.detail
+    c = C.assumption2(lambda z: jnp.sin(z), 2)  # a callable: analyticity unknown, undecided
+    assert c.holds is None and "cannot check" in c.detail
 
 
 def test_assumption1_parts():
     X = np.array([[1.0, -2.0, 3.0], [0.5, 1.5, -2.5]])
-    th.assumption1(X, np.ones((2, 2)))
-    with pytest.raises(ValueError, match="part 1.*equal"):
-        th.assumption1(np.array([[1.0, -1.0, 3.0]]))
-    with pytest.raises(ValueError, match="part 2"):
-        th.assumption1(X, np.array([[1, 0], [0, 0]]))
+    assert C.assumption1(X, [np.ones((2, 2)), np.ones((1, 2))]).holds
+    c = C.assumption1(np.array([[1.0, -1.0, 3.0]]))
+    assert c.holds is False and c.value == (1,) and re.search("part 1.*equal", c.detail)
+    c = C.assumption1(X, [np.array([[1, 0], [0, 0]]), np.ones((1, 2))])
+    assert c.holds is False and c.value == (2,) and "part 2" in c.detail

@@ -136,7 +136,7 @@ def panel_masks(cfg: Fig3Config, panel: str) -> tuple:
             m = tuple(m)
         else:
             m = masks_lib.random_masks(cfg.seed * 1000 + i, net, 1.0 - dens)
-            m = structure.effective_masks(m, "linear").masks
+            m = structure.effective_masks(net, m).masks
         out.append(m)
         first = m[:1] if panel == "a" else m  # (a): density of the sparse first layer; (b): of the whole net
         eff.append(nets.num_free(first) / sum(np.size(layer["W"]) for layer in first))
@@ -154,7 +154,7 @@ def run_panel(cfg: Fig3Config, panel: str, progress: Optional[Callable[[dict], N
     for m in ms:
         used = structure.effective_neurons(m)[0]
         lstar.append(data.least_squares_loss(ds.X, ds.Y, cfg.loss, inputs=np.flatnonzero(used)))
-        thms.append(structure.structure_report(m, "linear", ds.X).applicable())
+        thms.append(structure.structure_report(net, ds.X, m).applicable())
     history = np.concatenate([res.history, res.loss[:, None]], axis=1)  # ... and the loss after the last step
     steps = np.append(res.history_steps, cfg.max_steps)
     return Fig3Panel(d_y=net.sizes[-1], densities=np.array(cfg.densities_a if panel == "a" else cfg.densities_b),

@@ -143,7 +143,7 @@ def make_masks(cfg: Fig4Config, net: nets.MLP) -> list:
     out = []
     for i, d in enumerate(cfg.densities):
         m = masks_lib.random_masks(cfg.seed * 1000 + i, net, [1.0 - d] * (net.depth - 1) + [0.0])
-        out.append(structure.effective_masks(m, net.activation).masks)
+        out.append(structure.effective_masks(net, m).masks)
     return out
 
 
@@ -179,7 +179,7 @@ def run(cfg: Fig4Config = PRESETS["quick"], progress: Optional[Callable[[str, in
             min_output_connections=np.array([int(m[-1]["W"].sum(axis=1).min()) for m in ms]),
             unused_inputs=np.array([int((~structure.effective_neurons(m)[0]).sum()) for m in ms]),
             effective_density=np.array(pruned),
-            theorems=[structure.structure_report(m, act, ds.X).applicable() for m in ms]))
+            theorems=[structure.structure_report(net, ds.X, m).applicable() for m in ms]))
     return Fig4Result(runs=tuple(runs), densities=np.array(cfg.densities), config=cfg.to_dict(), data=ds.to_dict() | {"indices": None},
                       wall_time=time.perf_counter() - t0)
 

@@ -4,7 +4,8 @@ The network of Section 6.3: ``X = I₃``, ``Y = [[1,1,0],[2,8,0],[0,0,2]]``,
 first-layer mask ``[[1,1,0],[0,1,1]]``, final-layer mask ``[[1,0],[1,1],[0,1]]``,
 no bias; 100 trials per activation of plain gradient descent (lr 0.01, up to
 50,000 steps) from PyTorch's default initialisation. Every trial's end point
-is classified (see ``classify``) and the distinct solutions are counted.
+is labelled by ``theory.theorem6_labels`` (with this config's tolerances) and the
+distinct solutions are counted.
 
 Example:
   >>> res = run_table3(Table3Config(n_trials=100))
@@ -26,10 +27,10 @@ import numpy as np
 from scipy import stats
 
 from landscape import curvature, io, nets, solutions, trials
-from landscape.theory import Theorem6, theorem6_global_min, w_from_params
+from landscape.theory import THEOREM6_LABELS as LABELS
+from landscape.theory import Theorem6, theorem6_global_min, theorem6_labels, w_from_params
 
 ACTIVATIONS = ("shifted_sigmoid", "tanh", "leaky_relu", "elu", "relu")
-LABELS = ("global", "valley", "other", "unconverged", "diverged")
 
 PAPER = {
     "shifted_sigmoid": {"global": 5, "valley": 95},
@@ -53,11 +54,11 @@ class Table3Config:
         here, so the same learning rate takes 4.5× smaller steps).
       gtol: a trial stops once ‖∇L‖₂ ≤ gtol (in the units of ``loss``).
       y: the targets (y1, y2, y3, y4) of Eq. (3).
-      global_tol: |L − L*| at most this (½-sum units) → ``global``.
-      valley_w4_tol, valley_tol: |w4| ≤ valley_w4_tol and
-        y4²/2 ≤ L ≤ y4²/2 + valley_tol (½-sum units) → ``valley``.
-      grad_tol: any other end point with ‖∇L‖₂ ≤ grad_tol (½-sum units) is a
-        critical point → ``other``; above it → ``unconverged``.
+      global_tol, valley_w4_tol, valley_tol, grad_tol: the tolerances of
+        ``theory.theorem6_labels`` (whose defaults are these; ½-sum units):
+        ``global`` |L − L*| ≤ global_tol; ``valley`` |w4| ≤ valley_w4_tol and
+        y4²/2 − global_tol ≤ L ≤ y4²/2 + valley_tol; ``other`` ‖∇L‖₂ ≤ grad_tol;
+        ``unconverged`` otherwise.
       solution_tol: two end points are the same solution when their network
         outputs differ by at most this in every entry (and their losses by at
         most ``solution_tol`` too).
@@ -109,31 +110,6 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple:
     return float(ci.low), float(ci.high)
 
 
-def classify(cfg: Table3Config, w: np.ndarray, loss_half: np.ndarray, grad_half: np.ndarray, status: np.ndarray,
-             global_min: float) -> np.ndarray:
-    """Labels every trial's end point (losses and gradients in ½-sum units).
-
-    Rules, in order: ``diverged`` (the engine flagged a non-finite loss);
-    ``global`` (|L − L*| ≤ global_tol); ``valley`` (|w4| ≤ valley_w4_tol and
-    y4²/2 − global_tol ≤ L ≤ y4²/2 + valley_tol: the Theorem 6 valley, which
-    GD reaches slowly along its flat directions); ``other`` (‖∇L‖₂ ≤ grad_tol);
-    ``unconverged`` (everything else).
-
-    Args:
-      w: ``(n, 8)`` the paper's (w1, ..., w8) per trial.
-    """
-    thm = Theorem6(*cfg.y)
-    vl = thm.valley_loss
-    labels = np.full(loss_half.shape, "unconverged", dtype=object)
-    other = grad_half <= cfg.grad_tol
-    labels[other] = "other"
-    valley = (np.abs(w[:, 3]) <= cfg.valley_w4_tol) & (loss_half >= vl - cfg.global_tol) & (loss_half <= vl + cfg.valley_tol)
-    labels[valley] = "valley"
-    labels[np.abs(loss_half - global_min) <= cfg.global_tol] = "global"
-    labels[(status == trials.DIVERGED) | ~np.isfinite(loss_half)] = "diverged"
-    return labels.astype(str)
-
-
 def distinct_solutions(cfg: Table3Config, net, params, labels: np.ndarray, loss_half: np.ndarray,
                        grad_half: np.ndarray) -> list:
     """The distinct solutions among the end points.
@@ -166,21 +142,22 @@ def distinct_solutions(cfg: Table3Config, net, params, labels: np.ndarray, loss_
 
 
 def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, gtol: float = 1e-3,
-                     eig_atol: float = 1e-4) -> None:
-    """Adds ``"curvature"`` (``curvature.classify`` at the representative: not
-    critical / saddle / flat minimum with its number of flat directions /
-    strict minimum; exact 8×8 Hessian on the free weights) to every solution.
-    Tolerances: gradient ≤ ``gtol``; an eigenvalue is zero when ≤ ``eig_atol``.
+                     eig_atol: float = 1e-4) -> list:
+    """The solutions with ``"curvature"`` (``curvature.classify`` at the representative: not
+    critical / saddle / flat minimum with its number of flat directions / strict minimum;
+    exact 8×8 Hessian on the free weights) and ``"n_flat"`` added: new dicts, ``sols`` is
+    not changed. Tolerances: gradient ≤ ``gtol``; an eigenvalue is zero when ≤ ``eig_atol``.
     The Hessian does not see ReLU's kinks: read ReLU labels with that in mind."""
     thm = Theorem6(*cfg.y)
     net = thm.net(activation)
     dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
     f, space = curvature.masked_objective(net, thm.X, thm.Y, thm.masks(), kind="half_sum", dtype=dtype)
+    out = []
     for s in sols:
         p = jax.tree.map(lambda a: np.asarray(a, dtype)[s["representative"]], params)
         c = curvature.classify(f, space.flatten(nets.apply_masks(p, space.masks), check=False), gtol=gtol, eig_atol=eig_atol)
-        s["curvature"] = c.label
-        s["n_flat"] = int(c.to_dict().get("n_flat") or 0)
+        out.append({**s, "curvature": c.label, "n_flat": int(c.to_dict().get("n_flat") or 0)})
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,7 +254,9 @@ def run_activation(cfg: Table3Config, activation: str, global_min: float,
     loss_half = res.loss.astype(np.float64) * scale
     grad_half = res.grad_norm.astype(np.float64) * scale
     w = w_from_params(jax.tree.map(np.asarray, res.params)).astype(np.float64)
-    labels = classify(cfg, w, loss_half, grad_half, res.status, global_min)
+    labels = theorem6_labels(thm, w, loss_half, grad_half, diverged=res.status == trials.DIVERGED, global_min=global_min,
+                             global_tol=cfg.global_tol, valley_w4_tol=cfg.valley_w4_tol, valley_tol=cfg.valley_tol,
+                             grad_tol=cfg.grad_tol)
     sols = distinct_solutions(cfg, net, res.params, labels, loss_half, grad_half)
     return ActivationResult(activation, res, labels, loss_half, sols, seconds)
 
@@ -388,8 +367,8 @@ def main(args) -> int:
     for bar in bars.values():
         bar.close()
     if args.curvature:
-        for a, r in res.results.items():
-            curvature_labels(cfg, a, r.trials.params, r.solutions)
+        res = dataclasses.replace(res, results={a: dataclasses.replace(r, solutions=curvature_labels(
+            cfg, a, r.trials.params, r.solutions)) for a, r in res.results.items()})
     paths = res.save(args.out)
     print(res.format_table())
     print(f"total {time.perf_counter() - t0:.2f}s; wrote {paths['json']} and {paths['png']}")

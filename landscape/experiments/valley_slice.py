@@ -30,74 +30,28 @@ from landscape.theory import Theorem6
 VALLEY_STYLE = {"valley": {"color": "red", "lw": 2.5, "label": "valley θ(a, b)"}}
 
 
-def sigma_inverse(activation, value, *, zmax: float = 1e4, n_grid: int = 256, iters: int = 64):
-    """A ``z`` with ``σ(z) = value``, traceable (jit/vmap); NaN if none.
-
-    As ``theory.invert``: the first sign change of ``σ(z) − value`` on a log grid
-    of ``[0, zmax]`` is refined by bisection, then ``[-zmax, 0]`` if none.
-
-    Args:
-      activation: name or callable.
-      value: scalar (use ``jax.vmap`` for arrays).
-      zmax: search range; n_grid: log-grid points per side; iters: bisections.
-    """
-    sigma = get_activation(activation)
-    value = jnp.asarray(value)
-    g = jnp.concatenate([jnp.zeros(1, value.dtype), jnp.geomspace(1e-6, zmax, n_grid, dtype=value.dtype)])
-
-    def side(s):
-        f = sigma(s * g) - value
-        change = (jnp.sign(f[:-1]) != jnp.sign(f[1:])) | (f[:-1] == 0)
-        i = jnp.argmax(change)
-        return jnp.any(change), s * g[i], s * g[i + 1], f[i]
-
-    def bisect(lo, hi, flo):
-        def body(_, st):
-            lo, hi, flo = st
-            mid = 0.5 * (lo + hi)
-            fm = sigma(mid) - value
-            left = (jnp.sign(fm) == jnp.sign(flo)) & (fm != 0)
-            return jnp.where(left, mid, lo), jnp.where(left, hi, mid), jnp.where(left, fm, flo)
-
-        lo, hi, flo = jax.lax.fori_loop(0, iters, body, (lo, hi, flo))
-        return jnp.where(flo == 0, lo, 0.5 * (lo + hi))
-
-    ok_p, lo_p, hi_p, f_p = side(1.0)
-    ok_n, lo_n, hi_n, f_n = side(-1.0)
-    z_p, z_n = bisect(lo_p, hi_p, f_p), bisect(lo_n, hi_n, f_n)
-    return jnp.where(ok_p, z_p, jnp.where(ok_n, z_n, jnp.nan))
-
-
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class ValleySlice:
     """Figure 5's surface ``(a, t) ↦ t·θ̃(a) + (1 − t)·θ(a, b)`` (a jnp pytree).
 
     Attributes:
-      y: ``(4,)`` targets ``(y1, y2, y3, y4)``.
-      b: the valley's ``b`` (the paper's 10).
+      b: the valley's ``b`` (the paper's 10), an array in the evaluation dtype.
+      thm: the targets (static).
       activation: name (static).
     """
 
-    y: jax.Array
     b: jax.Array
+    thm: Theorem6 = dataclasses.field(metadata={"static": True})
     activation: str = dataclasses.field(metadata={"static": True})
 
     def valley(self, a):
-        """``θ(a, b)``: ``w1 = y1 a, w2 = y2 a, w3 = y3 b, w4 = 0, σ(w5) = σ(w6) = 1/a, σ(w7) = 1/b, w8 = 0``."""
-        y1, y2, y3, _ = self.y
-        w5 = sigma_inverse(self.activation, 1.0 / a)
-        w7 = sigma_inverse(self.activation, 1.0 / self.b)
-        z = jnp.zeros_like(w5)
-        return theory.params_from_w([y1 * a, y2 * a, y3 * self.b, z, w5, w5, w7, z])
+        """``theory.valley_point(thm, σ, a, b)``: the valley ``θ(a, b)``."""
+        return theory.valley_point(self.thm, self.activation, a, self.b)
 
     def better(self, a):
-        """``θ̃(a)``: ``w1 = y1 a, w2 = (y2+y3) a, w3 = 0, w4 = y4 a, σ(w5) = y2/((y2+y3) a), σ(w6) = σ(w8) = 1/a, w7 = 0``."""
-        y1, y2, y3, y4 = self.y
-        w5 = sigma_inverse(self.activation, y2 / ((y2 + y3) * a))
-        w6 = sigma_inverse(self.activation, 1.0 / a)
-        z = jnp.zeros_like(w5)
-        return theory.params_from_w([y1 * a, (y2 + y3) * a, z, y4 * a, w5, w6, z, w6])
+        """``theory.better_point(thm, σ, a)``: the better point ``θ̃(a)``."""
+        return theory.better_point(self.thm, self.activation, a)
 
     def __call__(self, a, t):
         return jax.tree.map(lambda p, q: t * p + (1 - t) * q, self.better(a), self.valley(a))
@@ -113,7 +67,7 @@ def valley_slice(activation, thm: Theorem6 = Theorem6(), b: float = 10.0, dtype=
     """Figure 5's surface for an activation (dtype: float64 when x64 is on, else float32)."""
     thm.check()
     dtype = _default_dtype(dtype)
-    return ValleySlice(jnp.asarray([thm.y1, thm.y2, thm.y3, thm.y4], dtype), jnp.asarray(b, dtype), activation_name(activation))
+    return ValleySlice(jnp.asarray(b, dtype), thm, activation_name(activation))
 
 
 def default_a_range(activation, n: int = 201, hi: float = 10.0) -> tuple:
@@ -165,24 +119,14 @@ def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a
 # ----------------------------------------------------------------------------- trajectories
 
 
-def classify(loss, w4, thm: Theorem6 = Theorem6(), *, atol: float = 1e-3, w4_tol: float = 1e-2) -> np.ndarray:
-    """Labels final solutions: ``"global"`` (loss within ``atol`` of the global
-    minimum), ``"valley"`` (loss within ``atol`` of ``y4²/2`` and ``|w4| <
-    w4_tol``) or ``"other"``."""
-    L_star, _ = theory.theorem6_global_min(thm)
-    loss, w4 = np.asarray(loss), np.asarray(w4)
-    out = np.full(loss.shape, "other", dtype=object)
-    out[np.abs(loss - L_star) < atol] = "global"
-    out[(np.abs(loss - thm.valley_loss) < atol) & (np.abs(w4) < w4_tol)] = "valley"
-    return out
-
-
 def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trials: int = 100, seed: int = 0,
                        learning_rate: float = 0.01, max_steps: int = 50_000, history_stride: int = 100,
                        n: int = 101, margin: float = 0.15, dtype: str = "float64",
                        path: Optional[str] = None) -> slices.Grid:
     """Trains Table 3 trials, picks the first that ends in the valley and the
-    first that reaches the global minimum, and slices their PCA plane.
+    first that reaches the global minimum (``theory.theorem6_labels``, Table 3's
+    tolerances but a valley band of ``|L − y4²/2| ≤ 1e-3``), and slices their
+    PCA plane.
 
     Returns:
       A 2D ``slices.Grid`` over the plane's PCA coordinates with overlays
@@ -197,7 +141,10 @@ def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trial
     res = trials.train(net, X, Y, masks=masks, n_trials=n_trials, seed=seed, learning_rate=learning_rate,
                        max_steps=max_steps, history_stride=history_stride, history_params=True, dtype=dtype)
     w = np.asarray(theory.w_from_params(res.params))
-    kinds = classify(res.loss, w[:, 3], thm)
+    # Table 3's labels (the engine's loss is the ½-sum, Eq. 1), with a valley band of ±1e-3 instead of
+    # Table 3's [−1e-3, +0.05]: the picture follows a trial that has settled in the valley, not one still creeping
+    kinds = theory.theorem6_labels(thm, w, res.loss, res.grad_norm, diverged=res.status == trials.DIVERGED,
+                                   valley_tol=1e-3)
     picked = {}
     for kind in ("valley", "global"):
         idx = np.nonzero(kinds == kind)[0]
@@ -219,7 +166,7 @@ def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trial
     desc = {"experiment": "trajectory_picture", "activation": activation_name(activation), "seed": seed,
             "n_trials": n_trials, "learning_rate": learning_rate, "max_steps": max_steps,
             "trials": picked, "final_loss": {k: float(res.loss[i]) for k, i in picked.items()},
-            "kinds": {k: int(np.sum(kinds == k)) for k in ("valley", "global", "other")},
+            "kinds": {k: int(np.sum(kinds == k)) for k in theory.THEOREM6_LABELS},
             "explained_variance": pca.explained.tolist(), "axis_names": ["PC1", "PC2"], "overlay_styles": styles}
     return slices.evaluate(pca.plane, net, X, Y, masks=masks, axes=axes, overlays=overlays, description=desc, path=path)
 
