@@ -34,7 +34,7 @@ def test_loss_at_matches_direct_loss_any_batch_size():
     s = np.random.default_rng(1).uniform(0, 3, size=37)
     direct = np.array([float(nets.loss(net, path.at(si), X, Y)) for si in s])
     for bs, chunk in ((1, 8), (4, 16), (16, 1024)):
-        got = paths.loss_at(path, s, batch_size=bs, chunk=chunk)
+        got = paths.loss_at(path, s, batch_size=bs, chunk_size=chunk)
         # same float64 arithmetic, different batching: equal to rounding (1e-13 relative)
         np.testing.assert_allclose(got, direct, rtol=1e-13)
 

@@ -63,7 +63,7 @@ def test_grid_values_equal_direct_losses_at_sampled_points():
     params, masks, X, Y = _setup()
     plane = slices.random_plane(jax.random.key(3), params, masks)
     # chunk 7 does not divide 11*9 points: exercises the padded last chunk.
-    grid = slices.evaluate(plane, NET, X, Y, masks=masks, axes=[(-1.0, 1.0, 11), (-0.5, 2.0, 9)], chunk=7, batch=3)
+    grid = slices.evaluate(plane, NET, X, Y, masks=masks, axes=[(-1.0, 1.0, 11), (-0.5, 2.0, 9)], chunk_size=7, batch_size=3)
     assert grid.values.shape == (11, 9) and grid.complete
     rng = np.random.default_rng(0)
     for i, j in zip(rng.integers(0, 11, 8), rng.integers(0, 9, 8)):
@@ -72,7 +72,7 @@ def test_grid_values_equal_direct_losses_at_sampled_points():
         direct = float(nets.loss(NET, p, X, Y, masks))
         np.testing.assert_allclose(grid.values[i, j], direct, rtol=1e-12)
     # vmap over the whole chunk (the accelerator path) gives the same numbers.
-    g0 = slices.evaluate(plane, NET, X, Y, masks=masks, axes=[(-1.0, 1.0, 11), (-0.5, 2.0, 9)], chunk=33, batch=0)
+    g0 = slices.evaluate(plane, NET, X, Y, masks=masks, axes=[(-1.0, 1.0, 11), (-0.5, 2.0, 9)], chunk_size=33, batch_size=0)
     np.testing.assert_allclose(g0.values, grid.values, rtol=1e-12)
 
 
@@ -127,7 +127,7 @@ def test_pca_plane_recovers_a_planar_trajectory():
 def test_save_load_and_resume(tmp_path):
     params, masks, X, Y = _setup()
     plane = slices.random_plane(jax.random.key(5), params, masks)
-    kw = dict(masks=masks, axes=[(-1.0, 1.0, 6), (-1.0, 1.0, 5)], chunk=4)
+    kw = dict(masks=masks, axes=[(-1.0, 1.0, 6), (-1.0, 1.0, 5)], chunk_size=4)
     full = slices.evaluate(plane, NET, X, Y, **kw)
     path = str(tmp_path / "g.npz")
 
@@ -196,7 +196,7 @@ def test_four_devices_equal_one():
         from landscape import slices
         params, masks, X, Y = T._setup()
         plane = slices.random_plane(jax.random.key(3), params, masks)
-        kw = dict(masks=masks, axes=[(-1.0, 1.0, 7), (-1.0, 1.0, 5)], chunk=10)
+        kw = dict(masks=masks, axes=[(-1.0, 1.0, 7), (-1.0, 1.0, 5)], chunk_size=10)
         a = slices.evaluate(plane, T.NET, X, Y, n_devices=1, **kw).values
         b = slices.evaluate(plane, T.NET, X, Y, **kw).values
         assert len(jax.local_devices()) == 4
