@@ -59,7 +59,6 @@ CONNECTED = "connected below alpha"
 NOT_FOUND = "no path found within budget"
 CERTIFIED_DISCONNECTED = "not connected below alpha (proved)"
 METHODS = ("linear", "bezier", "chain", "neb")
-CURVES = {"polyline": Polyline, "bezier": Bezier}
 
 
 @functools.lru_cache(maxsize=None)

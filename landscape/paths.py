@@ -118,7 +118,7 @@ class Polyline:
     def _locate(self, t):
         knots = jnp.asarray(self.knots)
         t = jnp.asarray(t, knots.dtype)
-        j = jnp.clip(jnp.searchsorted(knots, t, side="right") - 1, 0, knots.shape[0] - 2)
+        j = jnp.clip(jnp.searchsorted(knots, t, side="right", method="compare_all") - 1, 0, knots.shape[0] - 2)
         lo, hi = knots[j], knots[j + 1]
         w = jnp.where(hi > lo, (t - lo) / jnp.where(hi > lo, hi - lo, 1), 0)  # a zero-length segment: its start
         return j, w

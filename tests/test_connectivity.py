@@ -170,3 +170,22 @@ def test_nonfinite_losses_are_flagged():
     assert "non-finite" in r.summary()
     with pytest.raises(ValueError, match="not finite"):
         K.linear_path(f, jnp.array([0.5, 0.0]), jnp.zeros(2))
+
+
+def test_probe_config_and_overrides(mb):
+    pts, E = mb
+    cfg = K.ProbeConfig(steps=40, n_points=8, seed=3)
+    a = K.bezier_path(muller_brown, pts["A"], pts["C"], config=cfg, alpha=0.0)
+    b = K.bezier_path(muller_brown, pts["A"], pts["C"], steps=40, n_points=8, seed=3, alpha=0.0)
+    np.testing.assert_array_equal(a.losses, b.losses)  # a config object and keyword overrides are the same settings
+    c = K.bezier_path(muller_brown, pts["A"], pts["C"], config=cfg, seed=4, alpha=0.0)  # override on top of a config
+    assert c.history.shape == (40,) and not np.array_equal(c.history, a.history)
+    assert isinstance(a.curve, K.Bezier) and a.knots is None and a.controls.shape == (3, 2)
+    with pytest.raises(TypeError, match="stpes"):
+        K.connect(muller_brown, pts["A"], pts["C"], stpes=10)
+    with pytest.raises(TypeError, match="config"):
+        K.linear_path(muller_brown, pts["A"], pts["C"], config={"steps": 3})
+    for bad, match in (({"steps": 0}, "steps"), ({"n_points": 1}, "n_points"), ({"climb_after": 2.0}, "climb_after"),
+                       ({"learning_rate": 0.0}, "learning_rate"), ({"batch_size": -1}, "batch_size")):
+        with pytest.raises(ValueError, match=match):
+            K.ProbeConfig(**bad)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from landscape import nets, slices
+from landscape import nets, paths, slices
 
 NET = nets.MLP((4, 6, 5, 3), "tanh", bias=True)
 
@@ -106,6 +106,14 @@ def test_line_interpolates_and_extrapolates():
     np.testing.assert_allclose(grid.values[4], float(nets.loss(NET, p1, X, Y, masks)), rtol=1e-12)
     p2 = jax.tree.map(lambda a, b: a + 2 * (b - a), params, p1)
     np.testing.assert_allclose(grid.values[6], float(nets.loss(NET, p2, X, Y, masks)), rtol=1e-12)
+    # the line is the library's one piecewise-linear type, and the grid rebuilds it
+    assert isinstance(line, paths.Polyline) and line.num_segments == 1
+    for a, b in zip(jax.tree.leaves(grid.surface()), jax.tree.leaves(line)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(paths.sample(paths._NetLoss(NET, "half_sum"), line, grid.axes[0], X, Y, masks),
+                               grid.values, rtol=1e-12)
+    with pytest.raises(ValueError, match="Plane"):
+        grid.plane()
 
 
 def test_pca_plane_recovers_a_planar_trajectory():
@@ -145,6 +153,15 @@ def test_save_load_and_resume(tmp_path):
     calls = []
     resumed = slices.evaluate(plane, NET, X, Y, path=path, progress=lambda d, t: calls.append(d), **kw)
     assert calls == [16, 20, 24, 28, 30]  # only the missing chunks ran
+    # how a grid is cut is no setting: an interrupted grid resumes with another chunk and batch size
+    path2 = str(tmp_path / "g2.npz")
+    with pytest.raises(Stop):
+        slices.evaluate(plane, NET, X, Y, path=path2, progress=interrupt, **kw)
+    kw2 = dict(kw, chunk_size=7, batch_size=2)
+    calls = []
+    again = slices.evaluate(plane, NET, X, Y, path=path2, progress=lambda d, t: calls.append(d), **kw2)
+    assert calls == [20, 28, 30]  # chunks of 7 rounded up to whole batches of 2: 8
+    np.testing.assert_allclose(again.values, full.values, rtol=1e-12)
     np.testing.assert_allclose(resumed.values, full.values, rtol=1e-12)
     loaded = slices.Grid.load(path)
     np.testing.assert_array_equal(loaded.values, full.values)
