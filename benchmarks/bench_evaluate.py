@@ -9,7 +9,8 @@ weights, as in slices, paths and connectivity):
 * mid: sizes (20, 100, 100, 10), dense (13k weights), n = 200;
 * wide: sizes (100, 400, 400, 400, 400, 10), 50% masks (262k free of 525k), n = 400 (Sec. 6.2).
 
-Rows: ``evaluate_points`` with each candidate ``batch_size`` (chunk as given),
+Rows: ``evaluate_points`` with the rule's ``batch_size`` and each candidate (chunk: the
+rule's, or ``--chunk``),
 and the hand-written baselines ``jit(vmap(f))`` over all points at once and
 ``jit(lax.map(f))`` one point at a time. Medians over ``--repeats`` interleaved rounds (every row once per round), compile
 excluded (one warm-up call per row). Run:
@@ -92,6 +93,15 @@ def interleaved(fns, repeats):
     return np.median(ts, axis=0)
 
 
+def baselines(one, coords, ops):
+    """The hand-written JAX programs: all points in one vmap, and one point at a time with lax.map."""
+    m = coords.shape[0]
+    vm = jax.jit(lambda cs, *ops: jax.vmap(lambda c: one(c, *ops))(cs))
+    lm = jax.jit(lambda cs, *ops: jax.lax.map(lambda c: one(c, *ops), cs))
+    return [("hand-written jit(vmap) over all points", m, m, lambda: vm(coords, *ops)),
+            ("hand-written jit(lax.map), one point at a time", 1, m, lambda: lm(coords, *ops))]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
@@ -111,20 +121,15 @@ def main():
         n_params = sum(int(np.prod(s)) for s in jax.tree.leaves(nets.shapes(net), is_leaf=nets._is_shape))
         k = nets.num_free(masks)
         f = PlaneLoss(net)
-        rule = evaluate.plan(m, n_params=n_params, point_size=2, chunk_size=a.chunk)
-        print(f"\n{name}: sizes {net.sizes}, {n_params} weights ({k} free), n = {X.shape[1]}, {m} points; "
-              f"rule: batch_size {rule.batch_size}, chunk_size {rule.chunk_size}")
+        print(f"\n{name}: sizes {net.sizes}, {n_params} weights ({k} free), n = {X.shape[1]}, {m} points")
         print("| what | batch_size | chunk_size | median s | us per point | vs best |\n|---|---|---|---|---|---|")
-        one = jax.value_and_grad(f) if a.grad else f
-        vm = jax.jit(lambda cs, *ops: jax.vmap(lambda c: one(c, *ops))(cs))
-        lm = jax.jit(lambda cs, *ops: jax.lax.map(lambda c: one(c, *ops), cs))
         ops = (plane, X, Y, masks)
-        cands = [("hand-written jit(vmap) over all points", m, m, lambda: vm(coords, *ops)),
-                 ("hand-written jit(lax.map), one point at a time", 1, m, lambda: lm(coords, *ops))]
-        for b in batches:
+        cands = baselines(jax.value_and_grad(f) if a.grad else f, coords, ops)
+        for b in (None,) + batches:
             ev = evaluate.evaluator(f, *ops, n_points=m, n_params=n_params, point_size=2, grad=a.grad, batch_size=b,
                                     chunk_size=a.chunk)
-            cands.append(("evaluate_points", ev.plan.batch_size, ev.plan.chunk_size, functools.partial(ev, coords)))
+            what = "evaluate_points, the rule's batch_size" if b is None else "evaluate_points"
+            cands.append((what, ev.plan.batch_size, ev.plan.chunk_size, functools.partial(ev, coords)))
         times = interleaved([c[3] for c in cands], a.repeats)
         rows = [(w, b, c, t) for (w, b, c, _), t in zip(cands, times)]
         best = min(r[3] for r in rows)

@@ -1,19 +1,20 @@
 """Time per 1,000 path points: loss along a Theorem 4 path of a width-400 SD tanh net.
 
-Compares lax.map batch sizes (1 = one point at a time, larger = vmapped batches)
-side by side, float64 and float32. Run:
+Compares batch sizes of the evaluator (1 = one point at a time, larger = vmapped
+batches) side by side, float64 and float32. Run:
 
     PYTHONPATH=$PWD python benchmarks/bench_paths.py [--points 2000] [--repeats 5]
 """
 
 import argparse
+import dataclasses
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import nets, paths
+from landscape import evaluate, nets, paths
 from landscape import property_p as pp
 
 
@@ -38,10 +39,11 @@ def main():
     path = pp.theorem4_path(net, params, X, Y, masks)
     print(f"construct: {time.perf_counter() - t:.3f} s, {path.num_segments} segment(s)")
     s = np.linspace(0, path.num_segments, args.points)
-    print(f"backend {jax.default_backend()}, default batch size {paths.default_batch_size(path)}")
+    n_params = sum(int(np.prod(np.shape(a)[1:])) for a in jax.tree.leaves(path.points))
+    print(f"backend {jax.default_backend()}, default batch size {evaluate.default_batch_size(n_params, 1024)}")
     for dtype in (jnp.float64, jnp.float32):
-        pth = paths.Path(path.net, jax.tree.map(lambda a: a.astype(dtype), path.points), path.labels,
-                         path.X.astype(dtype), path.Y.astype(dtype), path.masks, path.infimum)
+        pth = dataclasses.replace(path, polyline=jax.tree.map(lambda a: a.astype(dtype), path.polyline),
+                                  X=path.X.astype(dtype), Y=path.Y.astype(dtype))
         for bs in (1, 8, 64):
             paths.loss_at(pth, s[:1024], batch_size=bs)  # compile
             times = []

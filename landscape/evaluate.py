@@ -31,10 +31,15 @@ library, measured in ``benchmarks/bench_evaluate.py`` (``benchmarks/RESULTS.md``
 
 * accelerators: every point of a chunk in one ``vmap`` (never a sequential
   ``lax.map``: ``lax.map(batch_size=None)`` is a loop over points);
-* CPU: ``clip(CPU_WORK // n_params, 1, CPU_MAX_BATCH)``: vmapping points that each
-  carry their own weights turns matrix products into batched ones, which on
-  CPU is slower than one point at a time for big nets, while tiny nets need
-  wide vmaps to amortise the loop.
+* CPU: the power of two at or below ``clip(2**17 // n_params, 1, 128)``. Vmapping
+  points that each carry their own weights turns matrix products into batched
+  ones: for the width-400 net (525k weights) one point at a time was fastest
+  (vmapping 16 was 1.2-1.4x slower, all 64 about 1.9x); tiny nets need wide
+  vmaps to amortise the loop (8 weights: 128 was 6x faster than 1 for value and
+  gradient), but 256 or more fell off a 3-5x cliff; 13k weights were best at 8-64.
+
+The training engine's trials are points of the same kind (each carries its own
+weights): it can take its micro-batch from ``default_batch_size(n_params, n_trials)``.
 """
 
 from __future__ import annotations
@@ -49,8 +54,9 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-CPU_WORK = 2**16
-"""CPU rule: ``batch_size = clip(CPU_WORK // n_params, 1, CPU_MAX_BATCH)`` (measured, see the module docstring)."""
+CPU_WORK = 2**17
+"""CPU rule: ``batch_size`` = the power of two at or below ``clip(CPU_WORK // n_params, 1, CPU_MAX_BATCH)``
+(measured, see the module docstring)."""
 CPU_MAX_BATCH = 128
 """CPU rule: the widest vmap. Measured: 256 points and more fell off a 3-5x cliff for the 8-weight net."""
 CPU_CHUNK = 16384
@@ -81,15 +87,18 @@ def default_batch_size(n_params: int, n_points: int, *, backend: Optional[str] =
       backend: ``"cpu"``, ``"gpu"``, ``"tpu"``, ...; default ``jax.default_backend()``.
 
     Returns:
-      On accelerators ``n_points`` (vmap the whole chunk); on CPU
-      ``clip(CPU_WORK // n_params, 1, min(CPU_MAX_BATCH, n_points))``.
+      On accelerators ``n_points`` (vmap the whole chunk); on CPU the power
+      of two at or below ``clip(2**17 // n_params, 1, 128)``, at most
+      ``n_points``: 128 for the 8-weight Table 3 net, 64 for 1.4k weights, 8
+      for 13k, 1 for the width-400 net (525k).
       The training engine can call this with ``n_params`` = weights of one
       trial and ``n_points`` = trials per device.
     """
     n_params, n_points = _positive("n_params", n_params), _positive("n_points", n_points)
     if (backend or jax.default_backend()) != "cpu":
         return n_points
-    return int(np.clip(CPU_WORK // n_params, 1, min(CPU_MAX_BATCH, n_points)))
+    b = int(np.clip(CPU_WORK // n_params, 1, CPU_MAX_BATCH))
+    return min(1 << (b.bit_length() - 1), n_points)  # a power of two: chunks of powers of two split evenly
 
 
 def default_chunk_size(n_params: int, *, point_size: int = 1, n_activations: int = 0,

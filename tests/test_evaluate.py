@@ -114,9 +114,10 @@ def test_any_batch_size_gives_the_same_values():
 
 
 def test_the_rule():
-    # CPU: clip(2**16 // n_params, 1, 128), never more than the points there are
+    # CPU: the power of two at or below clip(2**17 // n_params, 1, 128), never more than the points there are
     assert ev.default_batch_size(8, 10_000, backend="cpu") == 128
-    assert ev.default_batch_size(13_000, 10_000, backend="cpu") == 5
+    assert ev.default_batch_size(1376, 10_000, backend="cpu") == 64
+    assert ev.default_batch_size(13_000, 10_000, backend="cpu") == 8
     assert ev.default_batch_size(524_000, 64, backend="cpu") == 1
     assert ev.default_batch_size(8, 20, backend="cpu") == 20
     # accelerators: all points of the chunk in one vmap
