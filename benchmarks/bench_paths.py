@@ -14,7 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import evaluate, nets, paths
+from bench_verify import problem  # the same problem (benchmarks/ is on sys.path when run as a script)
+
+from landscape import evaluate, paths
 from landscape import property_p as pp
 
 
@@ -27,14 +29,7 @@ def main():
     ap.add_argument("--p", type=int, default=400)
     args = ap.parse_args()
     jax.config.update("jax_enable_x64", True)
-    rng = np.random.default_rng(0)
-    d, n, p = args.d, args.n, args.p
-    mask = (rng.random((p, d)) < 0.1).astype(np.float64)
-    mask[np.arange(p), rng.integers(0, d, p)] = 1
-    X, Y = rng.normal(size=(d, n)), rng.normal(size=(10, n))
-    net = nets.MLP((d, p, 10), "tanh")
-    masks = ({"W": mask}, {"W": np.ones((10, p))})
-    params = nets.init(jax.random.key(0), net, masks, dtype=jnp.float64)
+    net, params, X, Y, masks = problem(args.d, args.n, args.p)
     t = time.perf_counter()
     path = pp.theorem4_path(net, params, X, Y, masks)
     print(f"construct: {time.perf_counter() - t:.3f} s, {path.num_segments} segment(s)")

@@ -21,17 +21,20 @@ from landscape import nets, paths
 from landscape import property_p as pp
 
 
-def main():
-    jax.config.update("jax_enable_x64", True)
+def problem(d=100, n=200, p=400):
+    """``(net, params, X, Y, masks)`` of the benchmark (float64; x64 must be on)."""
     rng = np.random.default_rng(0)
-    d, n, p = 100, 200, 400
     mask = (rng.random((p, d)) < 0.1).astype(np.float64)
     mask[np.arange(p), rng.integers(0, d, p)] = 1
     X, Y = rng.normal(size=(d, n)), rng.normal(size=(10, n))
     net = nets.MLP((d, p, 10), "tanh")
     masks = ({"W": mask}, {"W": np.ones((10, p))})
-    params = nets.init(jax.random.key(0), net, masks, dtype=jnp.float64)
-    path = pp.theorem4_path(net, params, X, Y, masks)
+    return net, nets.init(jax.random.key(0), net, masks, dtype=jnp.float64), X, Y, masks
+
+
+def main():
+    jax.config.update("jax_enable_x64", True)
+    path = pp.theorem4_path(*problem())
     t = time.perf_counter()
     rep = paths.verify(path)
     first = time.perf_counter() - t

@@ -244,7 +244,7 @@ class PathResult(io.Saveable):
 
     @classmethod
     def _from_file(cls, arrays: dict, meta: dict) -> "PathResult":
-        if meta["curve"] == "polyline":
+        if meta.get("curve", meta.get("kind")) == "polyline":  # files of 0.1 named it "kind"
             curve = Polyline(arrays["controls"], arrays["knots"])
         else:
             curve = Bezier(arrays["controls"])

@@ -3,7 +3,7 @@
 What is bit-identical and what is not (float64 on CPU, measured on nets of width 16-400):
 * every point equals ``jax.jit(f)`` / ``jax.jit(jax.grad(f))`` of that one point, bit for bit, when
   points are looped or vmapped in groups of up to 8 (the CPU rule never vmaps wider for nets of
-  more than 2**13 weights); a vmap of more points may round the loss's sums differently (measured:
+  more than 2**14 weights); a vmap of more points may round the loss's sums differently (measured:
   at most 4.3e-16 relative, width-400 net, 21 points vmapped), so across batch sizes the tests
   allow 1e-14 relative;
 * for one ``batch_size``, the chunk size and the padding of the last chunk change nothing, bit for bit
