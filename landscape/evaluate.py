@@ -60,7 +60,7 @@ CPU_WORK = 2**17
 CPU_MAX_BATCH = 128
 """CPU rule: the widest vmap. Measured: 256 points and more fell off a 3-5x cliff for the 8-weight net."""
 CPU_CHUNK = 16384
-"""Most points per compiled call on CPU (measured: 16384 beat 4096 by ~1.4x for the 8-weight net)."""
+"""Most points per compiled call on CPU (measured: 16384 beat 4096 by 1.2-1.6x for the 8-weight net)."""
 CHUNK_WORK = 2**31
 """CPU: ``chunk_size · n_params ≤ CHUNK_WORK`` (about 4096 points of a width-400 net: seconds per call, so
 progress and checkpoints stay frequent)."""
@@ -155,7 +155,8 @@ def plan(n_points: int, *, n_params: int, point_size: int = 1, n_activations: in
     Args:
       n_points: points to evaluate in all; a chunk is at most the next power of
         two ``≥ n_points`` (calls with similar counts share one compiled program;
-        the padding costs at most as many points as were asked for).
+        with the rule's power-of-two batch sizes the padding is fewer points
+        than were asked for).
       n_params, point_size, n_activations: problem size (see ``default_chunk_size``).
       batch_size: points vmapped together per device (default ``default_batch_size``);
         ``0`` means the whole per-device chunk.
