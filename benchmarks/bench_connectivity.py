@@ -42,7 +42,7 @@ def main():
     masks = tuple({"W": (rng.random(s["W"]) < 0.5).astype(np.float32)} for s in nets.shapes(net))
     X = rng.normal(size=(100, 400)).astype(np.float32)
     Y = rng.normal(size=(10, 400)).astype(np.float32)
-    f, sp = C.masked_objective(net, X, Y, masks, kind="mean", dtype=jnp.float32)
+    f, sp = C.masked_objective(net, X, Y, masks, loss="mean", dtype=jnp.float32)
     z0 = sp.flatten(nets.init(jax.random.key(0), net, masks))
     z1 = sp.flatten(nets.init(jax.random.key(1), net, masks))
     N = a.images
@@ -58,7 +58,7 @@ def main():
     for bs in (1, 4, N):
         run = K._neb_program(f, N, 1, 0, 1.0, K._adam(1e-2), bs)
         t, _ = median_time(lambda: run(images, z0, z1, e)[0], a.repeats)
-        rows.append((f"one band iteration, one call (lax.map batch_size={bs})", t))
+        rows.append((f"one band iteration, one call (evaluate.map_points batch_size={bs})", t))
     lan, _ = median_time(lambda: C._lanczos(f, z0, jnp.ones_like(z0), a.lanczos_steps, True), max(1, a.repeats // 2))
     lan_noreo, _ = median_time(lambda: C._lanczos(f, z0, jnp.ones_like(z0), a.lanczos_steps, False), max(1, a.repeats // 2))
     one, _ = median_time(lambda: vg(z0), a.repeats)

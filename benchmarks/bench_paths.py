@@ -1,19 +1,22 @@
 """Time per 1,000 path points: loss along a Theorem 4 path of a width-400 SD tanh net.
 
-Compares lax.map batch sizes (1 = one point at a time, larger = vmapped batches)
-side by side, float64 and float32. Run:
+Compares batch sizes of the evaluator (1 = one point at a time, larger = vmapped
+batches) side by side, float64 and float32. Run:
 
     PYTHONPATH=$PWD python benchmarks/bench_paths.py [--points 2000] [--repeats 5]
 """
 
 import argparse
+import dataclasses
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import nets, paths
+from bench_verify import problem  # the same problem (benchmarks/ is on sys.path when run as a script)
+
+from landscape import evaluate, paths
 from landscape import property_p as pp
 
 
@@ -26,22 +29,16 @@ def main():
     ap.add_argument("--p", type=int, default=400)
     args = ap.parse_args()
     jax.config.update("jax_enable_x64", True)
-    rng = np.random.default_rng(0)
-    d, n, p = args.d, args.n, args.p
-    mask = (rng.random((p, d)) < 0.1).astype(np.float64)
-    mask[np.arange(p), rng.integers(0, d, p)] = 1
-    X, Y = rng.normal(size=(d, n)), rng.normal(size=(10, n))
-    net = nets.MLP((d, p, 10), "tanh")
-    masks = ({"W": mask}, {"W": np.ones((10, p))})
-    params = nets.init(jax.random.key(0), net, masks, dtype=jnp.float64)
+    net, params, X, Y, masks = problem(args.d, args.n, args.p)
     t = time.perf_counter()
     path = pp.theorem4_path(net, params, X, Y, masks)
     print(f"construct: {time.perf_counter() - t:.3f} s, {path.num_segments} segment(s)")
     s = np.linspace(0, path.num_segments, args.points)
-    print(f"backend {jax.default_backend()}, default batch size {paths.default_batch_size(path)}")
+    n_params = sum(int(np.prod(np.shape(a)[1:])) for a in jax.tree.leaves(path.points))
+    print(f"backend {jax.default_backend()}, default batch size {evaluate.default_batch_size(n_params, 1024)}")
     for dtype in (jnp.float64, jnp.float32):
-        pth = paths.Path(path.net, jax.tree.map(lambda a: a.astype(dtype), path.points), path.labels,
-                         path.X.astype(dtype), path.Y.astype(dtype), path.masks, path.infimum)
+        pth = dataclasses.replace(path, polyline=jax.tree.map(lambda a: a.astype(dtype), path.polyline),
+                                  X=path.X.astype(dtype), Y=path.Y.astype(dtype))
         for bs in (1, 8, 64):
             paths.loss_at(pth, s[:1024], batch_size=bs)  # compile
             times = []

@@ -69,14 +69,14 @@ def main():
           f"-> extrapolated {per_loop * 201**2:.0f} s for 201x201")
 
     for batch in args.batches:
-        slices.evaluate(plane, net, X, Y, masks=masks, axes=[(-1.0, 1.0, 4), (-1.0, 1.0, 4)], batch=batch, chunk=512)  # compile
+        slices.evaluate(plane, net, X, Y, masks=masks, axes=[(-1.0, 1.0, 4), (-1.0, 1.0, 4)], batch_size=batch, chunk_size=512)  # compile
         ts = []
         for _ in range(args.reps):
             t0 = time.perf_counter()
-            slices.evaluate(plane, net, X, Y, masks=masks, axes=axes, batch=batch, chunk=512)
+            slices.evaluate(plane, net, X, Y, masks=masks, axes=axes, batch_size=batch, chunk_size=512)
             ts.append(time.perf_counter() - t0)
         t = statistics.median(ts)
-        print(f"slices.evaluate batch={batch}: {t:.2f} s for {total} points = {t / total * 1e3:.2f} ms/point "
+        print(f"slices.evaluate batch_size={batch}: {t:.2f} s for {total} points = {t / total * 1e3:.2f} ms/point "
               f"-> {t / total * 201**2:.0f} s for 201x201; loop/engine = {per_loop / (t / total):.2f}x")
 
 

@@ -69,9 +69,17 @@ from landscape.theory import theorem6_global_min as theorem6_global_min
 from landscape.theory import theorem6_labels as theorem6_labels
 from landscape.theory import valley_point as valley_point
 from landscape.theory import ValleyCertificate as ValleyCertificate
+from landscape.evaluate import default_batch_size as default_batch_size
+from landscape.evaluate import evaluate_points as evaluate_points
+from landscape.evaluate import Evaluator as Evaluator
+from landscape.evaluate import evaluator as evaluator
+from landscape.evaluate import map_points as map_points
+from landscape.paths import Bezier as Bezier
 from landscape.paths import from_points as from_points
 from landscape.paths import loss_along as loss_along
 from landscape.paths import Path as Path
+from landscape.paths import Polyline as Polyline
+from landscape.paths import sample as sample_curve
 from landscape.paths import PathReport as PathReport
 from landscape.paths import verify as verify
 from landscape.property_p import lemma1 as lemma1
@@ -90,7 +98,8 @@ from landscape.connectivity import elastic_band as elastic_band
 from landscape.connectivity import linear_path as linear_path
 from landscape.connectivity import minimum_spanning_tree as minimum_spanning_tree
 from landscape.connectivity import PathResult as PathResult
-from landscape.curvature import classify as classify_critical_point
+from landscape.connectivity import ProbeConfig as ProbeConfig
+from landscape.curvature import classify_critical_point as classify_critical_point
 from landscape.curvature import CriticalPoint as CriticalPoint
 from landscape.curvature import free_space as free_space
 from landscape.curvature import FreeSpace as FreeSpace
@@ -178,9 +187,17 @@ __all__ = [
     "theorem6_labels",
     "valley_point",
     "ValleyCertificate",
+    "default_batch_size",
+    "evaluate_points",
+    "Evaluator",
+    "evaluator",
+    "map_points",
+    "Bezier",
     "from_points",
     "loss_along",
     "Path",
+    "Polyline",
+    "sample_curve",
     "PathReport",
     "verify",
     "lemma1",
@@ -199,6 +216,7 @@ __all__ = [
     "linear_path",
     "minimum_spanning_tree",
     "PathResult",
+    "ProbeConfig",
     "classify_critical_point",
     "CriticalPoint",
     "free_space",

@@ -9,13 +9,23 @@ loss is as low as possible:
 * ``chain_path``: a polygonal chain with ``bends`` free vertices;
 * ``elastic_band``: the nudged elastic band with a climbing image.
 
-Curves are trained with optax on the mean loss along the curve (Garipov et al.
-2018); the band on NEB forces (Henkelman et al. 2000). Every iteration
-evaluates all curve points or band images in one ``jax.lax.map`` call (vmapped
-in micro-batches; ``batch_size`` below). Every path lives in the masked
-subspace by construction: it is a path of free coordinates.
+Curves are trained with optax on a smoothed maximum of the loss along the curve
+(Garipov et al. 2018 use the mean); the band on NEB forces (Henkelman et al.
+2000). Every iteration evaluates all curve points or band images in one call
+(``evaluate.map_points``: the library's batch-size rule, a single vmap on
+accelerators). Every path lives in the masked subspace by construction: it is a
+path of free coordinates.
 
-Every result is re-evaluated on a dense grid of the final path, and carries
+The probes' settings (steps, learning rate, optimizer, points, images, ...) are
+one frozen ``ProbeConfig``; simple calls stay simple and any setting can be
+overridden by keyword:
+
+    r = connect(f, z0, z1)                                    # defaults
+    r = connect(f, z0, z1, steps=2000, n_images=32)           # overrides
+    cfg = ProbeConfig(steps=3000, optimizer=opt); connect(f, z0, z1, config=cfg)
+
+Every result is re-evaluated on a dense grid of the final path (``paths.sample``,
+the same sampling code as ``paths.verify``), and carries
 
     barrier = max_t f(path(t)) − max(f(z0), f(z1))
 
@@ -34,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
@@ -42,24 +52,13 @@ import numpy as np
 import optax
 from scipy.sparse import csgraph
 
-from landscape import io
+from landscape import evaluate, io
+from landscape.paths import Bezier, Polyline, sample
 
 CONNECTED = "connected below alpha"
 NOT_FOUND = "no path found within budget"
 CERTIFIED_DISCONNECTED = "not connected below alpha (proved)"
 METHODS = ("linear", "bezier", "chain", "neb")
-
-
-def default_batch_size(k: int, n: int) -> int:
-    """Points evaluated together (vmapped) inside one ``lax.map`` call.
-
-    On accelerators all ``n`` at once; on CPU a vmap of big nets turns matrix
-    products into slower batched ones (see benchmarks/RESULTS.md),
-    so ``clip(2**16 // k, 1, n)``.
-    """
-    if jax.default_backend() != "cpu":
-        return int(n)
-    return int(np.clip(2**16 // max(int(k), 1), 1, max(int(n), 1)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -68,21 +67,98 @@ def _adam(learning_rate: float) -> optax.GradientTransformation:
     return optax.adam(learning_rate)
 
 
-def evaluate(f: Callable, Z, *, batch_size: Optional[int] = None, grad: bool = False):
-    """``f`` (and optionally ``∇f``) at every row of ``Z`` ``(m, k)`` in one call.
+# ----------------------------------------------------------------------------- settings
 
-    Returns:
-      ``(m,)`` losses, or ``((m,), (m, k))`` with ``grad=True``.
+
+def _int_at_least(name: str, v, lo: int, hint: str = "") -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name}: expected an integer >= {lo}, got {v!r}{hint}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeConfig:
+    """Settings of the connectivity probes: one object for all of them (each reads its own fields).
+
+    Attributes:
+      rtol: default slack of the verdict, ``tol = rtol · max(1, |alpha|)``.
+      n_eval: points of the dense loss profile (linear, Bézier, chain; vertices added).
+      batch_size: points vmapped together in one call (default: ``evaluate.default_batch_size``;
+        0: all of them).
+      steps: optimisation steps of the trained probes (Bézier, chain, band).
+      learning_rate: Adam's step when ``optimizer`` is None.
+      optimizer: any optax transformation (keep one object across calls to reuse
+        the compiled program; a decaying schedule lets band images settle).
+      seed: key of the stratified random curve points.
+      n_points: curve points per step (default 16 for Bézier, 32 for a chain).
+      temperature: smoothed max of the curve objective, softmax temperature ×
+        the loss range on the curve; 0 is the mean loss (Garipov et al.).
+      bends: movable vertices of a chain (at ``t = j/(bends+1)``).
+      n_images: movable images of the band (the endpoints are fixed extra images).
+      climb, climb_after: the highest image climbs after ``climb_after · steps``.
+      spring: NEB spring constant (loss units per squared distance).
+      refine: the band's final polygon is evaluated at ``refine`` points per segment.
     """
-    Z = jnp.asarray(Z)
-    bs = default_batch_size(Z.shape[1], Z.shape[0]) if batch_size is None else int(batch_size)
-    return _evaluate(f, Z, bs, bool(grad))
+
+    rtol: float = 1e-3
+    n_eval: int = 129
+    batch_size: Optional[int] = None
+    steps: int = 500
+    learning_rate: float = 1e-2
+    optimizer: Optional[optax.GradientTransformation] = None
+    seed: int = 0
+    n_points: Optional[int] = None
+    temperature: float = 0.03
+    bends: int = 3
+    n_images: int = 16
+    climb: bool = True
+    climb_after: float = 0.5
+    spring: float = 1.0
+    refine: int = 4
+
+    def __post_init__(self):
+        _int_at_least("steps", self.steps, 1)
+        _int_at_least("n_eval", self.n_eval, 2)
+        _int_at_least("bends", self.bends, 1, " (0 bends is linear_path)")
+        _int_at_least("n_images", self.n_images, 1)
+        _int_at_least("refine", self.refine, 1)
+        _int_at_least("seed", self.seed, 0)
+        if self.n_points is not None:
+            _int_at_least("n_points", self.n_points, 2, " curve points per step")
+        if self.batch_size is not None:
+            _int_at_least("batch_size", self.batch_size, 0, " (0: all points at once)")
+        for name, lo in (("rtol", 0.0), ("temperature", 0.0), ("spring", 0.0)):
+            if not float(getattr(self, name)) >= lo:
+                raise ValueError(f"{name}: expected a number >= {lo}, got {getattr(self, name)!r}")
+        if not float(self.learning_rate) > 0:
+            raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate!r}")
+        if not 0.0 <= float(self.climb_after) <= 1.0:
+            raise ValueError(f"climb_after: expected a fraction in [0, 1], got {self.climb_after!r}")
+
+    def opt(self) -> optax.GradientTransformation:
+        """The optimizer: ``optimizer``, or one cached ``optax.adam(learning_rate)``."""
+        return _adam(float(self.learning_rate)) if self.optimizer is None else self.optimizer
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 3))
-def _evaluate(f, Z, bs, grad):
-    fn = jax.value_and_grad(f) if grad else f
-    return jax.lax.map(fn, Z, batch_size=bs)
+_SETTINGS = tuple(f.name for f in dataclasses.fields(ProbeConfig))
+
+
+def _config(where: str, config: Optional[ProbeConfig], settings: dict) -> ProbeConfig:
+    """``config`` (default ``ProbeConfig()``) with keyword overrides, validated."""
+    if config is not None and not isinstance(config, ProbeConfig):
+        raise TypeError(f"config: expected a connectivity.ProbeConfig, got {type(config).__name__}")
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(f"{where}: unexpected keyword argument(s) {unknown}; the settings are the fields of "
+                        f"ProbeConfig: {', '.join(_SETTINGS)}")
+    cfg = config or ProbeConfig()
+    return dataclasses.replace(cfg, **settings) if settings else cfg
+
+
+def _batch(cfg: ProbeConfig, k: int, n: int) -> int:
+    """Points vmapped together when ``n`` points of ``k`` coordinates are evaluated in one program."""
+    if cfg.batch_size is None:
+        return evaluate.default_batch_size(k, n)
+    return n if cfg.batch_size == 0 else min(int(cfg.batch_size), n)
 
 
 # ----------------------------------------------------------------------------- results
@@ -92,16 +168,11 @@ def _evaluate(f, Z, bs, grad):
 class PathResult(io.Saveable):
     """A path between two points, its loss profile, barrier and verdict.
 
-    The path is ``point(t) = Σ_j basis_j(t) controls[j]``, ``t ∈ [0, 1]``:
-    Bézier (``kind="bezier"``) or piecewise linear through ``controls`` at the
-    parameters ``knots`` (``kind="polyline"``); ``controls[0]`` and
-    ``controls[-1]`` are the endpoints.
-
     Attributes:
       method: ``"linear"``, ``"bezier"``, ``"chain"`` or ``"neb"``.
-      kind: ``"bezier"`` or ``"polyline"``.
-      controls: ``(c, k)`` control points / vertices in free coordinates.
-      knots: ``(c,)`` parameters of the vertices (polyline) or None.
+      curve: the path, ``t ∈ [0, 1]``: a ``paths.Polyline`` (vertices at its
+        knots) or a ``paths.Bezier``, in free coordinates ``(c, k)``; the first
+        and last vertex / control point are the endpoints.
       t: ``(m,)`` dense evaluation grid; losses: ``(m,)`` the loss profile there.
       endpoint_losses: ``(2,)``.
       max_loss: highest finite loss on the grid (inf when any is not finite).
@@ -116,9 +187,7 @@ class PathResult(io.Saveable):
     """
 
     method: str
-    kind: str
-    controls: np.ndarray
-    knots: Optional[np.ndarray]
+    curve: Union[Polyline, Bezier]
     t: np.ndarray
     losses: np.ndarray
     endpoint_losses: np.ndarray
@@ -136,9 +205,20 @@ class PathResult(io.Saveable):
     def connected(self) -> bool:
         return self.verdict == CONNECTED
 
+    @property
+    def controls(self) -> np.ndarray:
+        """``(c, k)`` the polyline's vertices or the Bézier control points."""
+        return np.asarray(self.curve.vertices if isinstance(self.curve, Polyline) else self.curve.controls)
+
+    @property
+    def knots(self) -> Optional[np.ndarray]:
+        """``(c,)`` the polyline's knots (None for a Bézier curve)."""
+        return np.asarray(self.curve.knots) if isinstance(self.curve, Polyline) else None
+
     def points(self, t) -> np.ndarray:
         """``(len(t), k)`` points of the path at parameters ``t``."""
-        return _basis(self.kind, np.asarray(t, np.float64), len(self.controls), self.knots) @ np.asarray(self.controls)
+        t = jnp.asarray(np.asarray(t, np.float64), self.controls.dtype)
+        return np.asarray(jax.vmap(self.curve)(t))
 
     def summary(self) -> str:
         s = (f"{self.method}: max loss {self.max_loss:.6g}, barrier {self.barrier:.3g} "
@@ -150,7 +230,8 @@ class PathResult(io.Saveable):
         return s
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "kind": self.kind, "max_loss": self.max_loss, "barrier": self.barrier,
+        curve = "polyline" if isinstance(self.curve, Polyline) else "bezier"
+        return {"method": self.method, "curve": curve, "max_loss": self.max_loss, "barrier": self.barrier,
                 "alpha": self.alpha, "tol": self.tol, "verdict": self.verdict, "n_nonfinite": self.n_nonfinite,
                 "endpoint_losses": self.endpoint_losses.tolist(), "certificate": self.certificate, "tried": self.tried}
 
@@ -163,34 +244,17 @@ class PathResult(io.Saveable):
 
     @classmethod
     def _from_file(cls, arrays: dict, meta: dict) -> "PathResult":
-        return cls(method=meta["method"], kind=meta["kind"], controls=arrays["controls"], knots=arrays.get("knots"),
-                   t=arrays["t"], losses=arrays["losses"], endpoint_losses=arrays["endpoint_losses"],
-                   max_loss=meta["max_loss"], barrier=meta["barrier"], alpha=meta["alpha"], tol=meta["tol"],
-                   verdict=meta["verdict"], n_nonfinite=meta["n_nonfinite"], history=arrays["history"],
-                   certificate=meta["certificate"], tried=meta["tried"])
+        if meta.get("curve", meta.get("kind")) == "polyline":  # files of 0.1 named it "kind"
+            curve = Polyline(arrays["controls"], arrays["knots"])
+        else:
+            curve = Bezier(arrays["controls"])
+        return cls(method=meta["method"], curve=curve, t=arrays["t"], losses=arrays["losses"],
+                   endpoint_losses=arrays["endpoint_losses"], max_loss=meta["max_loss"], barrier=meta["barrier"],
+                   alpha=meta["alpha"], tol=meta["tol"], verdict=meta["verdict"], n_nonfinite=meta["n_nonfinite"],
+                   history=arrays["history"], certificate=meta["certificate"], tried=meta["tried"])
 
 
 # ----------------------------------------------------------------------------- curves
-
-
-def _basis(kind: str, t, n_ctrl: int, knots=None, xp=np):
-    """``(m, n_ctrl)`` weights of the control points at parameters ``t``."""
-    if kind == "bezier":
-        if n_ctrl != 3:
-            raise ValueError("bezier: a quadratic Bezier curve has 3 control points")
-        return xp.stack([(1 - t) ** 2, 2 * t * (1 - t), t**2], axis=-1)
-    knots = xp.linspace(0.0, 1.0, n_ctrl) if knots is None else xp.asarray(knots)
-    # hat functions: linear interpolation between neighbouring knots
-    left, right = knots[:-1], knots[1:]
-    seg = xp.clip(xp.searchsorted(knots, t, side="right") - 1, 0, n_ctrl - 2)
-    w = (t - left[seg]) / xp.maximum(right[seg] - left[seg], 1e-300)
-    rows = xp.arange(t.shape[0])
-    B = xp.zeros((t.shape[0], n_ctrl), t.dtype)
-    if xp is np:
-        B[rows, seg] += 1 - w
-        B[rows, seg + 1] += w
-        return B
-    return B.at[rows, seg].add(1 - w).at[rows, seg + 1].add(w)
 
 
 def _check_endpoints(f, z0, z1):
@@ -222,15 +286,13 @@ def _level(e, alpha, tol, rtol):
     return alpha, tol
 
 
-def _finish(f, method, kind, controls, knots, e, alpha, tol, n_eval, batch_size, history=None, certificate=None):
-    """Dense re-evaluation of the final path, barrier and verdict."""
-    controls = np.asarray(controls)
-    n_eval = max(int(n_eval), len(controls))
-    t = np.linspace(0.0, 1.0, n_eval)
-    if knots is not None:  # make sure every vertex is on the grid
-        t = np.union1d(t, knots)
-    P = _basis(kind, t, len(controls), knots) @ controls.astype(np.float64)
-    losses = np.array(evaluate(f, jnp.asarray(P, controls.dtype), batch_size=batch_size), np.float64)
+def _finish(f, method, curve, e, alpha, tol, n_eval, batch_size, history=None, certificate=None):
+    """Dense re-evaluation of the final path (``paths.sample``), barrier and verdict."""
+    n_ctrl = int(np.shape(curve.vertices if isinstance(curve, Polyline) else curve.controls)[0])
+    t = np.linspace(0.0, 1.0, max(int(n_eval), n_ctrl))
+    if isinstance(curve, Polyline):  # make sure every vertex is on the grid
+        t = np.union1d(t, np.asarray(curve.knots, np.float64))
+    losses = sample(f, curve, t, batch_size=batch_size)
     losses[0], losses[-1] = e  # the endpoints exactly as given
     finite = np.isfinite(losses)
     n_bad = int(np.sum(~finite))
@@ -239,41 +301,49 @@ def _finish(f, method, kind, controls, knots, e, alpha, tol, n_eval, batch_size,
     verdict = CONNECTED if (n_bad == 0 and max_loss <= alpha + tol) else NOT_FOUND
     if verdict == NOT_FOUND and certificate:
         verdict = CERTIFIED_DISCONNECTED
-    return PathResult(method=method, kind=kind, controls=controls, knots=None if knots is None else np.asarray(knots),
-                      t=t, losses=losses, endpoint_losses=np.asarray(e), max_loss=max_loss, barrier=barrier,
-                      alpha=alpha, tol=tol, verdict=verdict, n_nonfinite=n_bad,
+    return PathResult(method=method, curve=curve, t=t, losses=losses, endpoint_losses=np.asarray(e),
+                      max_loss=max_loss, barrier=barrier, alpha=alpha, tol=tol, verdict=verdict, n_nonfinite=n_bad,
                       history=np.zeros(0) if history is None else np.asarray(history),
                       certificate=certificate if verdict != CONNECTED else None)
 
 
-def linear_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None, rtol: float = 1e-3,
-                n_eval: int = 129, batch_size: Optional[int] = None, certificate: Optional[str] = None) -> PathResult:
+def _polyline(controls, knots) -> Polyline:
+    controls = np.asarray(controls)
+    return Polyline(controls, np.asarray(knots, controls.dtype))
+
+
+def linear_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None,
+                certificate: Optional[str] = None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """The straight segment ``(1−t) z0 + t z1``: the linear-interpolation barrier.
 
     Args:
-      f: loss on free coordinates, ``(k,) -> scalar``.
+      f: loss on free coordinates, ``(k,) -> scalar``; hashable (it keys the
+        compilation cache: a function, not a fresh lambda per call, reuses it).
       z0, z1: ``(k,)`` endpoints.
       alpha: level (default: the larger endpoint loss); below an endpoint loss
         is an error.
       tol: slack of the verdict; default ``rtol·max(1, |alpha|)``.
-      n_eval: points of the dense loss profile.
-      batch_size: points vmapped together (default ``default_batch_size``).
       certificate: a proof of disconnection to cite when no path is found.
+      config: a ``ProbeConfig`` (default ``ProbeConfig()``); used here: ``rtol``,
+        ``n_eval``, ``batch_size``.
+      **settings: overrides of ``config``'s fields.
     """
+    cfg = _config("linear_path", config, settings)
     z0, z1, e = _check_endpoints(f, z0, z1)
-    alpha, tol = _level(e, alpha, tol, rtol)
-    return _finish(f, "linear", "polyline", np.stack([z0, z1]), np.array([0.0, 1.0]), e, alpha, tol, n_eval,
-                   batch_size, certificate=certificate)
+    alpha, tol = _level(e, alpha, tol, cfg.rtol)
+    return _finish(f, "linear", _polyline(np.stack([z0, z1]), [0.0, 1.0]), e, alpha, tol, cfg.n_eval,
+                   cfg.batch_size, certificate=certificate)
 
 
 @functools.lru_cache(maxsize=32)
-def _curve_program(f, kind: str, n_ctrl: int, n_t: int, steps: int, opt, bs: int, temperature: float):
+def _curve_program(f, curve: str, n_ctrl: int, n_t: int, steps: int, opt, bs: int, temperature: float):
     """One compiled program: ``steps`` optax updates of the inner control points."""
 
     def objective_grad(inner, z0, z1, t):
         C = jnp.concatenate([z0[None], inner, z1[None]])
-        B = _basis(kind, t, n_ctrl, None, jnp).astype(C.dtype)
-        vals, grads = jax.lax.map(jax.value_and_grad(f), B @ C, batch_size=bs)
+        shape = Bezier(C) if curve == "bezier" else Polyline(C, jnp.linspace(0.0, 1.0, n_ctrl, dtype=C.dtype))
+        B = shape.basis(t).astype(C.dtype)
+        vals, grads = evaluate.map_points(jax.value_and_grad(f), B @ C, batch_size=bs)
         ok = jnp.isfinite(vals) & jnp.all(jnp.isfinite(grads), axis=1)
         grads = jnp.where(ok[:, None], grads, 0.0)
         if temperature > 0:
@@ -302,56 +372,44 @@ def _curve_program(f, kind: str, n_ctrl: int, n_t: int, steps: int, opt, bs: int
     return jax.jit(run)
 
 
-def _train_curve(f, method, kind, n_ctrl, z0, z1, *, alpha, tol, rtol, steps, n_t, learning_rate, optimizer, seed,
-                 n_eval, batch_size, certificate, temperature):
+def _train_curve(f, method, curve, n_ctrl, n_t, z0, z1, alpha, tol, cfg, certificate):
     z0, z1, e = _check_endpoints(f, z0, z1)
-    alpha, tol = _level(e, alpha, tol, rtol)
-    if isinstance(steps, bool) or int(steps) < 1:
-        raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
-    if int(n_t) < 2:
-        raise ValueError(f"n_points: expected >= 2 curve points per step, got {n_t}")
-    opt = _adam(float(learning_rate)) if optimizer is None else optimizer
-    bs = default_batch_size(z0.shape[0], n_t) if batch_size is None else int(batch_size)
+    alpha, tol = _level(e, alpha, tol, cfg.rtol)
+    bs = _batch(cfg, z0.shape[0], n_t)
     # start on the straight segment
-    s = np.linspace(0.0, 1.0, n_ctrl)[1:-1, None] if kind == "polyline" else np.array([[0.5]])
+    s = np.linspace(0.0, 1.0, n_ctrl)[1:-1, None] if curve == "polyline" else np.array([[0.5]])
     inner = (1 - s) * z0[None] + s * z1[None]
-    run = _curve_program(f, kind, n_ctrl, int(n_t), int(steps), opt, bs, float(temperature))
-    inner, hist = run(inner, z0, z1, jax.random.key(seed))
+    run = _curve_program(f, curve, n_ctrl, int(n_t), int(cfg.steps), cfg.opt(), bs, float(cfg.temperature))
+    inner, hist = run(inner, z0, z1, jax.random.key(cfg.seed))
     controls = np.concatenate([np.asarray(z0)[None], np.asarray(inner), np.asarray(z1)[None]])
-    knots = None if kind == "bezier" else np.linspace(0.0, 1.0, n_ctrl)
-    return _finish(f, method, kind, controls, knots, e, alpha, tol, n_eval, batch_size, np.asarray(hist), certificate)
+    shape = Bezier(controls) if curve == "bezier" else _polyline(controls, np.linspace(0.0, 1.0, n_ctrl))
+    return _finish(f, method, shape, e, alpha, tol, cfg.n_eval, cfg.batch_size, np.asarray(hist), certificate)
 
 
-def bezier_path(f: Callable, z0, z1, *, alpha=None, tol=None, rtol: float = 1e-3, steps: int = 500, n_points: int = 16,
-                learning_rate: float = 1e-2, optimizer: Optional[optax.GradientTransformation] = None, seed: int = 0,
-                n_eval: int = 129, batch_size: Optional[int] = None, certificate: Optional[str] = None,
-                temperature: float = 0.03) -> PathResult:
-    """A quadratic Bézier curve trained to minimise the mean loss along it.
+def bezier_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None,
+                certificate: Optional[str] = None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
+    """A quadratic Bézier curve trained to minimise a smoothed max of the loss along it.
 
-    Each of ``steps`` optax updates evaluates ``n_points`` curve points (one
-    per stratum of ``[0, 1]``, at random) in one call. Arguments as in
-    ``linear_path``; ``optimizer`` defaults to ``optax.adam(learning_rate)``
-    (keep one object across calls to reuse the compiled program).
+    Each of ``steps`` optax updates evaluates ``n_points`` (default 16) curve
+    points (one per stratum of ``[0, 1]``, at random) in one call. Arguments as
+    in ``linear_path``; settings used: ``steps``, ``n_points``, ``learning_rate``
+    / ``optimizer``, ``seed``, ``temperature``, ``rtol``, ``n_eval``, ``batch_size``.
     """
-    return _train_curve(f, "bezier", "bezier", 3, z0, z1, alpha=alpha, tol=tol, rtol=rtol, steps=steps, n_t=n_points,
-                        learning_rate=learning_rate, optimizer=optimizer, seed=seed, n_eval=n_eval,
-                        batch_size=batch_size, certificate=certificate, temperature=temperature)
+    cfg = _config("bezier_path", config, settings)
+    n_t = 16 if cfg.n_points is None else cfg.n_points
+    return _train_curve(f, "bezier", "bezier", 3, n_t, z0, z1, alpha, tol, cfg, certificate)
 
 
-def chain_path(f: Callable, z0, z1, *, bends: int = 3, alpha=None, tol=None, rtol: float = 1e-3, steps: int = 500,
-               n_points: int = 32, learning_rate: float = 1e-2, optimizer: Optional[optax.GradientTransformation] = None,
-               seed: int = 0, n_eval: int = 129, batch_size: Optional[int] = None,
-               certificate: Optional[str] = None, temperature: float = 0.03) -> PathResult:
+def chain_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None,
+               certificate: Optional[str] = None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """A polygonal chain with ``bends`` free vertices, trained like ``bezier_path``.
 
-    Args:
-      bends: number of movable vertices, >= 1 (at ``t = j/(bends+1)``).
+    Settings used: ``bends`` (movable vertices, at ``t = j/(bends+1)``), ``n_points``
+    (default 32) and those of ``bezier_path``.
     """
-    if isinstance(bends, bool) or not isinstance(bends, (int, np.integer)) or bends < 1:
-        raise ValueError(f"bends: expected an integer >= 1, got {bends!r} (0 bends is linear_path)")
-    return _train_curve(f, "chain", "polyline", int(bends) + 2, z0, z1, alpha=alpha, tol=tol, rtol=rtol, steps=steps,
-                        n_t=n_points, learning_rate=learning_rate, optimizer=optimizer, seed=seed, n_eval=n_eval,
-                        batch_size=batch_size, certificate=certificate, temperature=temperature)
+    cfg = _config("chain_path", config, settings)
+    n_t = 32 if cfg.n_points is None else cfg.n_points
+    return _train_curve(f, "chain", "polyline", int(cfg.bends) + 2, n_t, z0, z1, alpha, tol, cfg, certificate)
 
 
 # ----------------------------------------------------------------------------- nudged elastic band
@@ -389,7 +447,7 @@ def _neb_program(f, n_images: int, steps: int, climb_from: int, spring: float, o
     def run(images, z0, z1, e):
         def step(carry, i):
             images, state = carry
-            E, G = jax.lax.map(jax.value_and_grad(f), images, batch_size=bs)
+            E, G = evaluate.map_points(jax.value_and_grad(f), images, batch_size=bs)
             ok = jnp.isfinite(E) & jnp.all(jnp.isfinite(G), axis=1)
             G = jnp.where(ok[:, None], G, 0.0)
             Z = jnp.concatenate([z0[None], images, z1[None]])
@@ -404,11 +462,8 @@ def _neb_program(f, n_images: int, steps: int, climb_from: int, spring: float, o
     return jax.jit(run)
 
 
-def elastic_band(f: Callable, z0, z1, *, n_images: int = 16, steps: int = 500, climb: bool = True,
-                 climb_after: float = 0.5, spring: float = 1.0, alpha=None, tol=None, rtol: float = 1e-3,
-                 learning_rate: float = 1e-2, optimizer: Optional[optax.GradientTransformation] = None,
-                 refine: int = 4, init=None, batch_size: Optional[int] = None,
-                 certificate: Optional[str] = None) -> PathResult:
+def elastic_band(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None, init=None,
+                 certificate: Optional[str] = None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """Nudged elastic band with a climbing image between ``z0`` and ``z1``.
 
     The ``n_images`` interior images move under the loss gradient projected off
@@ -418,19 +473,15 @@ def elastic_band(f: Callable, z0, z1, *, n_images: int = 16, steps: int = 500, c
     All images are evaluated in one call per iteration.
 
     Args:
-      n_images: movable images, >= 1 (the endpoints are fixed extra images).
-      climb: use the climbing image; climb_after: fraction of steps before it starts.
-      spring: spring constant (in loss units per squared distance).
       init: optional ``(n_images, k)`` starting images (default: on the segment).
-      refine: the final polygon is evaluated at ``refine`` points per segment.
-      Other arguments as in ``bezier_path``.
+      Other arguments as in ``linear_path``; settings used: ``n_images``,
+      ``steps``, ``climb``, ``climb_after``, ``spring``, ``learning_rate`` /
+      ``optimizer``, ``refine``, ``rtol``, ``batch_size``.
     """
-    if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
-        raise ValueError(f"n_images: expected an integer >= 1, got {n_images!r}")
+    cfg = _config("elastic_band", config, settings)
+    n_images, steps = int(cfg.n_images), int(cfg.steps)
     z0, z1, e = _check_endpoints(f, z0, z1)
-    alpha, tol = _level(e, alpha, tol, rtol)
-    if isinstance(steps, bool) or int(steps) < 1:
-        raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
+    alpha, tol = _level(e, alpha, tol, cfg.rtol)
     if init is None:
         s = np.linspace(0.0, 1.0, n_images + 2)[1:-1, None]
         images = (1 - s) * z0[None] + s * z1[None]
@@ -438,27 +489,24 @@ def elastic_band(f: Callable, z0, z1, *, n_images: int = 16, steps: int = 500, c
         images = jnp.asarray(init, z0.dtype)
         if images.shape != (n_images, z0.shape[0]):
             raise ValueError(f"init: expected shape ({n_images}, {z0.shape[0]}), got {images.shape}")
-    opt = _adam(float(learning_rate)) if optimizer is None else optimizer
-    bs = default_batch_size(z0.shape[0], n_images) if batch_size is None else int(batch_size)
-    climb_from = int(climb_after * steps) if climb else int(steps) + 1
-    run = _neb_program(f, int(n_images), int(steps), climb_from, float(spring), opt, bs)
+    bs = _batch(cfg, z0.shape[0], n_images)
+    climb_from = int(cfg.climb_after * steps) if cfg.climb else steps + 1
+    run = _neb_program(f, n_images, steps, climb_from, float(cfg.spring), cfg.opt(), bs)
     images, hist = run(jnp.asarray(images, z0.dtype), z0, z1, jnp.asarray(e, z0.dtype))
     controls = np.concatenate([np.asarray(z0)[None], np.asarray(images), np.asarray(z1)[None]])
     seg = np.linalg.norm(np.diff(controls.astype(np.float64), axis=0), axis=1)
     knots = np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-300)
     knots = np.maximum.accumulate(knots)
-    return _finish(f, "neb", "polyline", controls, knots, e, alpha, tol, refine * (n_images + 1) + 1, batch_size,
-                   np.asarray(hist), certificate)
+    return _finish(f, "neb", _polyline(controls, knots), e, alpha, tol, cfg.refine * (n_images + 1) + 1,
+                   cfg.batch_size, np.asarray(hist), certificate)
 
 
 # ----------------------------------------------------------------------------- front door
 
 
-def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None, rtol: float = 1e-3,
-            methods: Sequence[str] = METHODS, bends: int = 3, n_images: int = 16, steps: int = 500,
-            learning_rate: float = 1e-2, optimizer: Optional[optax.GradientTransformation] = None,
-            batch_size: Optional[int] = None, certificate: Optional[str] = None,
-            stop_when_connected: bool = True) -> PathResult:
+def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None,
+            methods: Sequence[str] = METHODS, certificate: Optional[str] = None, stop_when_connected: bool = True,
+            config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """Are ``z0`` and ``z1`` connected below ``alpha``? Tries ``methods`` in order.
 
     Returns the path with the lowest ``max_loss`` (its ``tried`` lists every
@@ -469,27 +517,17 @@ def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional
 
     Args:
       methods: any of ``"linear"``, ``"bezier"``, ``"chain"``, ``"neb"``.
-      optimizer: optax transformation of the trained probes (default
-        ``optax.adam(learning_rate)``); a decaying schedule lets band images
-        settle instead of jittering at the step size.
       stop_when_connected: skip the remaining methods once one connects.
-      Other arguments go to the probes.
+      config, **settings: the probes' settings (``ProbeConfig``), passed to every probe.
     """
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise ValueError(f"methods: expected a non-empty subset of {METHODS}, got {tuple(methods)}")
-    common = dict(alpha=alpha, tol=tol, rtol=rtol, batch_size=batch_size, certificate=certificate)
-    trained = dict(steps=steps, learning_rate=learning_rate, optimizer=optimizer)
+    cfg = _config("connect", config, settings)
+    probes = {"linear": linear_path, "bezier": bezier_path, "chain": chain_path, "neb": elastic_band}
     best, tried = None, {}
     for m in methods:
-        if m == "linear":
-            r = linear_path(f, z0, z1, **common)
-        elif m == "bezier":
-            r = bezier_path(f, z0, z1, **common, **trained)
-        elif m == "chain":
-            r = chain_path(f, z0, z1, bends=bends, **common, **trained)
-        else:
-            r = elastic_band(f, z0, z1, n_images=n_images, **common, **trained)
+        r = probes[m](f, z0, z1, alpha=alpha, tol=tol, certificate=certificate, config=cfg)
         tried[m] = r.max_loss
         if best is None or r.max_loss < best.max_loss:
             best = r
@@ -560,24 +598,26 @@ def minimum_spanning_tree(heights: np.ndarray) -> np.ndarray:
     return np.array(edges, np.float64).reshape(-1, 3)
 
 
-def barrier_matrix(f: Callable, points, *, methods: Sequence[str] = ("linear", "chain"), **kwargs) -> BarrierMatrix:
+def barrier_matrix(f: Callable, points, *, methods: Sequence[str] = ("linear", "chain"),
+                   config: Optional[ProbeConfig] = None, **settings) -> BarrierMatrix:
     """Runs ``connect`` on every pair of ``points`` ``(m, k)``.
 
     The level of each pair is its larger endpoint loss, and every method in
     ``methods`` runs (no early stop), so the heights are the best found.
-    One compiled program serves every pair.
+    One compiled program serves every pair. ``config``/``settings`` as in ``connect``.
     """
+    cfg = _config("barrier_matrix", config, settings)
     Z = jnp.asarray(points)
     if Z.ndim != 2 or Z.shape[0] < 2:
         raise ValueError(f"points: expected an (m >= 2, k) array of free coordinates, got shape {Z.shape}")
     m = Z.shape[0]
-    losses = np.asarray(evaluate(f, Z), np.float64)
+    losses = np.asarray(evaluate.evaluate_points(f, Z, batch_size=cfg.batch_size), np.float64)
     if not np.all(np.isfinite(losses)):
         raise ValueError(f"points: non-finite losses at rows {np.nonzero(~np.isfinite(losses))[0].tolist()}")
     H = np.diag(losses)
     for i in range(m):
         for j in range(i + 1, m):
-            r = connect(f, Z[i], Z[j], methods=methods, stop_when_connected=False, **kwargs)
+            r = connect(f, Z[i], Z[j], methods=methods, stop_when_connected=False, config=cfg)
             H[i, j] = H[j, i] = r.max_loss
     B = H - np.maximum(losses[:, None], losses[None, :])
     return BarrierMatrix(heights=H, barriers=B, losses=losses, mst=minimum_spanning_tree(H), methods=tuple(methods))

@@ -7,7 +7,7 @@ here works on that vector ``z`` of shape ``(k,)``:
     z = space.flatten(params)                        # params -> (k,)
     H = hessian(f, z)                                # (k, k), small nets
     lanczos_extremes(f, z, num_steps=100)            # (λ_min, λ_max), any size
-    classify(f, z)                                   # not critical / saddle / ...
+    classify_critical_point(f, z)                    # not critical / saddle / ...
 
 Masked entries never enter: the Hessian is ``k × k``, not ``N × N`` with zero
 rows (whose zero eigenvalues would read as spurious flat directions).
@@ -92,29 +92,29 @@ def free_space(net: MLP, masks=None, dtype=jnp.float32) -> FreeSpace:
     return FreeSpace(index=np.nonzero(mflat)[0], n_total=int(mflat.size), unravel=unravel, masks=tuple(masks), dtype=dtype)
 
 
-def masked_objective(net: MLP, X, Y, masks=None, *, kind: str = "half_sum", dtype=jnp.float32) -> tuple:
+def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtype=jnp.float32) -> tuple:
     """The loss as a function of the free coordinates.
 
     Args:
       net: the network.
       X: ``(d_x, n)`` data; Y: ``(d_y, n)`` targets.
       masks: 0/1 masks (``None``: dense).
-      kind: ``"half_sum"`` (½‖f(X) − Y‖_F², Eq. 1) or ``"mean"``.
+      loss: ``"half_sum"`` (½‖f(X) − Y‖_F², Eq. 1) or ``"mean"``.
       dtype: float dtype of data and coordinates (float64 needs x64 enabled).
 
     Returns:
       ``(f, space)``: ``f(z)`` maps ``(k,)`` free coordinates to the scalar loss;
       ``space`` converts between params pytrees and ``z``.
     """
-    if kind not in nets.LOSSES:
-        raise ValueError(f"kind: unknown loss {kind!r}; expected one of {nets.LOSSES}")
+    if loss not in nets.LOSSES:
+        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
     space = free_space(net, masks, dtype)
     X, Y = nets.check_data(net, X, Y)
     X, Y = jnp.asarray(X, space.dtype), jnp.asarray(Y, space.dtype)
 
     def f(z):
         # unflatten already puts exact zeros at masked entries: no apply_masks needed.
-        return nets.loss(net, space.unflatten(z), X, Y, None, kind)
+        return nets.loss(net, space.unflatten(z), X, Y, None, loss)
 
     return f, space
 
@@ -355,7 +355,7 @@ class CriticalPoint:
         return dataclasses.asdict(self)
 
 
-def classify(f: Callable, z, *, gtol: float = 1e-4, eig_atol: float = 1e-4, eig_rtol: float = 1e-8,
+def classify_critical_point(f: Callable, z, *, gtol: float = 1e-4, eig_atol: float = 1e-4, eig_rtol: float = 1e-8,
              dense_max: int = 2000, num_steps: int = 100, key=None) -> CriticalPoint:
     """Classifies ``z`` as not critical / saddle / maximum / flat minimum / strict minimum.
 

@@ -1,16 +1,33 @@
-"""Paths in parameter space and the loss along them (Property P, Definition 4).
+"""Curves in parameter space and the loss along them (Property P, Definition 4).
 
-A ``Path`` is a list of parameter pytrees ``θ_0, ..., θ_K`` joined by straight
-segments; position ``s ∈ [0, K]`` means segment ``k = ⌊s⌋`` at fraction
-``s − k``:
+One piecewise-linear type serves the whole library:
 
-    θ(s) = (1 − (s − k)) θ_k + (s − k) θ_{k+1}.
+* ``Polyline``: vertices ``v_0, ..., v_K`` (any pytree with a leading axis
+  ``K + 1``: a params pytree, or ``(K + 1, k)`` free coordinates) at knots
+  ``t_0 ≤ ... ≤ t_K`` (``t_0 < t_K``); on segment ``j`` (``t_j ≤ t ≤ t_{j+1}``)
 
-Every construction of the paper (Lemma 1, Lemma 2, Theorems 1 and 4) is a
-chain of such segments, so this one type carries them all. ``loss_along``
-evaluates the loss at any number of positions in fixed-size compiled chunks
-(``jax.lax.map`` with a ``batch_size``: vmapped inside a chunk) and refines
-where the loss changes fast; ``verify`` turns that into a pass/fail report:
+      θ(t) = (1 − w) v_j + w v_{j+1},   w = (t − t_j) / (t_{j+1} − t_j),
+
+  exact at every vertex; outside ``[t_0, t_K]`` the first or last segment is
+  extended (a line through two points extrapolates). ``segments()`` gives each
+  segment as ``(start, direction, [t_j, t_{j+1}])``, the form a bound of the
+  loss along a segment works with.
+* ``Bezier``: the quadratic Bézier curve ``(1−t)² c_0 + 2t(1−t) c_1 + t² c_2``
+  (a curve kind of its own, used by the connectivity probes).
+
+Both are pytrees, so they enter compiled programs as data: one compilation
+serves every curve of the same shapes. ``to_free(space)`` / ``to_params(space)``
+convert the vertices between params pytrees and free coordinates
+(``curvature.FreeSpace``). ``sample(f, curve, t, *operands)`` evaluates
+``f(curve(t), *operands)`` at many positions through the library's one batched
+evaluator (``landscape.evaluate``); ``paths.verify`` and the connectivity
+probes' dense profiles both use it.
+
+A ``Path`` is a ``Polyline`` in params space with knots ``0, 1, ..., K`` (so
+``s ∈ [0, K]`` means segment ``⌊s⌋`` at fraction ``s − ⌊s⌋``), segment labels
+and the problem it lives in. Every construction of the paper (Lemma 1, Lemma 2,
+Theorems 1 and 4) is such a chain of segments. ``loss_along`` refines where the
+loss changes fast; ``verify`` turns that into a pass/fail report:
 
     path = property_p.theorem4_path(net, params, X, Y, masks)
     report = verify(path)            # report.passed, report.max_increase, ...
@@ -19,16 +36,236 @@ where the loss changes fast; ``verify`` turns that into a pass/fail report:
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import nets
+from landscape import evaluate, io, nets
 from landscape.nets import MLP
-from landscape import io
+
+# ----------------------------------------------------------------------------- curves
+
+
+def _leading(tree) -> int:
+    return int(np.shape(jax.tree.leaves(tree)[0])[0])
+
+
+def _stack(points) -> Any:
+    """A list of pytrees (or one array whose rows are the points) -> one pytree with a leading axis.
+
+    Stacked on the host: an eager ``jnp.stack`` would compile once per number of points.
+    """
+    if isinstance(points, (np.ndarray, jax.Array)):
+        return jnp.asarray(points)
+    points = list(points)
+    return jax.tree.map(lambda *ps: jnp.asarray(np.stack([np.asarray(q) for q in ps])), *points)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Polyline:
+    """A piecewise-linear curve: ``vertices`` (leading axis ``K + 1``) at ``knots`` ``(K + 1,)``.
+
+    Build one with ``Polyline.through(points, knots)`` (validated); the
+    constructor itself does not validate, since JAX rebuilds the object from
+    traced leaves inside compiled programs.
+
+    Attributes:
+      vertices: pytree, every leaf with leading axis ``K + 1``.
+      knots: ``(K + 1,)`` non-decreasing positions of the vertices, ``t_0 < t_K``,
+        in the vertices' dtype.
+    """
+
+    vertices: Any
+    knots: Any
+
+    @classmethod
+    def through(cls, points, knots=None) -> "Polyline":
+        """The polyline through ``points`` (a list of pytrees, or one array whose rows are the points).
+
+        Args:
+          points: at least two points of one structure and dtype.
+          knots: ``(K + 1,)`` non-decreasing, ``knots[0] < knots[-1]``;
+            default ``0, 1, ..., K``.
+
+        Raises:
+          ValueError: fewer than two points, or knots of the wrong length, not
+            finite, decreasing, or all equal.
+        """
+        V = _stack(points)
+        n = _leading(V)
+        if n < 2:
+            raise ValueError(f"points: a polyline needs at least two vertices, got {n}")
+        dtype = jax.tree.leaves(V)[0].dtype
+        t = np.arange(n, dtype=np.float64) if knots is None else np.asarray(knots, np.float64)
+        if t.shape != (n,):
+            raise ValueError(f"knots: expected shape ({n},), one per vertex, got {t.shape}")
+        if not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0) or not t[-1] > t[0]:
+            raise ValueError(f"knots: expected finite non-decreasing positions with knots[0] < knots[-1], got {t}")
+        return cls(V, jnp.asarray(t, dtype))
+
+    @property
+    def num_segments(self) -> int:
+        return int(np.shape(self.knots)[0]) - 1
+
+    def vertex(self, j: int):
+        """Vertex ``v_j``."""
+        j = jnp.asarray(j, jnp.int32)  # traced index: one compiled gather per leaf shape, not one per j
+        return jax.tree.map(lambda v: jax.lax.dynamic_index_in_dim(v, j, keepdims=False), self.vertices)
+
+    def _locate(self, t):
+        knots = jnp.asarray(self.knots)
+        t = jnp.asarray(t, knots.dtype)
+        j = jnp.clip(jnp.searchsorted(knots, t, side="right", method="compare_all") - 1, 0, knots.shape[0] - 2)
+        lo, hi = knots[j], knots[j + 1]
+        w = jnp.where(hi > lo, (t - lo) / jnp.where(hi > lo, hi - lo, 1), 0)  # a zero-length segment: its start
+        return j, w
+
+    def __call__(self, t):
+        """The point ``θ(t)`` at a scalar position ``t`` (traceable)."""
+        j, w = self._locate(t)
+        def one(v):
+            v = jnp.asarray(v)
+            return (1 - w).astype(v.dtype) * v[j] + w.astype(v.dtype) * v[j + 1]
+
+        return jax.tree.map(one, self.vertices)
+
+    def basis(self, t) -> jax.Array:
+        """``(m, K + 1)`` weights of the vertices at positions ``t`` ``(m,)``: ``θ(t) = B @ V`` (traceable)."""
+        t = jnp.asarray(t, jnp.asarray(self.knots).dtype)
+        j, w = jax.vmap(self._locate)(t)
+        rows = jnp.arange(t.shape[0])
+        B = jnp.zeros((t.shape[0], self.num_segments + 1), t.dtype)
+        return B.at[rows, j].add(1 - w).at[rows, j + 1].add(w)
+
+    def segments(self) -> tuple:
+        """Each segment as ``(start, direction, t_lo, t_hi)``, leading axis ``K``.
+
+        On segment ``j``, ``θ(t) = start_j + τ · direction_j`` with
+        ``τ = (t − t_lo_j)/(t_hi_j − t_lo_j) ∈ [0, 1]`` (equal to ``θ(t)`` of
+        ``__call__`` in exact arithmetic; rounding differs by an ulp).
+        """
+        V = self.vertices
+        start = jax.tree.map(lambda v: v[:-1], V)
+        direction = jax.tree.map(lambda v: v[1:] - v[:-1], V)
+        knots = jnp.asarray(self.knots)
+        return start, direction, knots[:-1], knots[1:]
+
+    def padded(self, n_vertices: int) -> "Polyline":
+        """The same curve on ``[t_0, t_K]`` with ``n_vertices`` vertices (the last repeated at knots
+        ``t_K + 1, t_K + 2, ...``), so curves with up to that many vertices share one compiled program."""
+        n = self.num_segments + 1
+        if n_vertices < n:
+            raise ValueError(f"n_vertices: expected at least {n}, got {n_vertices}")
+        if n_vertices == n:
+            return self
+        pad = n_vertices - n
+        # on the host: eager jnp ops would compile once per shape
+        V = jax.tree.map(lambda v: jnp.asarray(np.concatenate([np.asarray(v), np.repeat(np.asarray(v)[-1:], pad, 0)])),
+                         self.vertices)
+        knots = np.asarray(self.knots)
+        return Polyline(V, jnp.asarray(np.concatenate([knots, knots[-1] + np.arange(1, pad + 1, dtype=knots.dtype)])))
+
+    def to_free(self, space) -> "Polyline":
+        """The vertices as ``(K + 1, k)`` free coordinates of ``space`` (a ``curvature.FreeSpace``;
+        ``ValueError`` when a vertex is non-zero where the masks are 0)."""
+        n = self.num_segments + 1
+        return Polyline(jnp.stack([space.flatten(self.vertex(j)) for j in range(n)]), self.knots)
+
+    def to_params(self, space) -> "Polyline":
+        """``(K + 1, k)`` free-coordinate vertices as params pytrees of ``space`` (masked entries 0)."""
+        return Polyline(jax.vmap(space.unflatten)(jnp.asarray(self.vertices)), self.knots)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Bezier:
+    """The quadratic Bézier curve ``(1−t)² c_0 + 2t(1−t) c_1 + t² c_2``, ``t ∈ [0, 1]``.
+
+    Attributes:
+      controls: pytree, every leaf with leading axis 3.
+    """
+
+    controls: Any
+
+    @staticmethod
+    def weights(t):
+        """``(..., 3)`` Bernstein weights at positions ``t`` (traceable)."""
+        return jnp.stack([(1 - t) ** 2, 2 * t * (1 - t), t**2], axis=-1)
+
+    def __call__(self, t):
+        """The point at a scalar position ``t`` (traceable)."""
+        dtype = jax.tree.leaves(self.controls)[0].dtype
+        b = self.weights(jnp.asarray(t, dtype))
+        return jax.tree.map(lambda c: b[0] * jnp.asarray(c)[0] + b[1] * jnp.asarray(c)[1] + b[2] * jnp.asarray(c)[2],
+                            self.controls)
+
+    def basis(self, t) -> jax.Array:
+        """``(m, 3)`` weights of the control points at positions ``t`` ``(m,)`` (traceable)."""
+        return self.weights(jnp.asarray(t, jax.tree.leaves(self.controls)[0].dtype))
+
+    def to_free(self, space) -> "Bezier":
+        return Bezier(jnp.stack([space.flatten(jax.tree.map(lambda c: c[j], self.controls)) for j in range(3)]))
+
+    def to_params(self, space) -> "Bezier":
+        return Bezier(jax.vmap(space.unflatten)(jnp.asarray(self.controls)))
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+@dataclasses.dataclass(frozen=True)
+class _Along:
+    """``f`` at one position of a curve (static under jit; hashed by ``f``)."""
+
+    f: Callable
+
+    def __call__(self, t, curve, *operands):
+        return self.f(curve(t), *operands)
+
+
+def _size(tree) -> int:
+    return sum(int(np.prod(np.shape(a)[1:])) for a in jax.tree.leaves(tree))
+
+
+def sample(f: Callable, curve, t, *operands, n_params: Optional[int] = None, batch_size: Optional[int] = None,
+           chunk_size: Optional[int] = None, n_devices: Optional[int] = None) -> np.ndarray:
+    """``f(curve(t), *operands)`` at positions ``t`` (any shape), in float64.
+
+    The one sampling code of paths and connectivity. The curve enters the
+    compiled program as data (a ``Polyline`` padded to a power-of-two number of
+    vertices), so curves of similar sizes share one compilation; positions run
+    in fixed-shape chunks through ``evaluate.evaluator``.
+
+    Args:
+      f: scalar function of one point of the curve; hashable (module-level
+        function or frozen dataclass), as it keys the compilation cache.
+      curve: a ``Polyline`` or ``Bezier``.
+      t: positions.
+      *operands: extra arguments of ``f`` (data, masks).
+      n_params: parameters per point for the batch-size rule (default: the size of one vertex).
+      batch_size, chunk_size, n_devices: see ``evaluate.plan``.
+    """
+    if not isinstance(curve, (Polyline, Bezier)):
+        raise TypeError(f"curve: expected a paths.Polyline or paths.Bezier, got {type(curve).__name__}")
+    t = np.asarray(t, np.float64)
+    flat = t.reshape(-1)
+    if flat.size == 0:
+        return np.zeros(t.shape)
+    if isinstance(curve, Polyline):
+        n = curve.num_segments + 1
+        curve = curve.padded(1 << (n - 1).bit_length())
+    vertices = curve.vertices if isinstance(curve, Polyline) else curve.controls
+    dtype = jax.tree.leaves(vertices)[0].dtype
+    out = evaluate.evaluate_points(_Along(f), flat.astype(dtype), curve, *operands,
+                                   n_params=_size(vertices) if n_params is None else n_params,
+                                   batch_size=batch_size, chunk_size=chunk_size, n_devices=n_devices)
+    return np.asarray(out, np.float64).reshape(t.shape)
+
+
+# ----------------------------------------------------------------------------- paths of a network
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,33 +274,37 @@ class Path:
 
     Attributes:
       net: the network.
-      points: params pytree whose leaves carry a leading axis ``K + 1`` (the breakpoints).
+      polyline: a ``Polyline`` of params pytrees with knots ``0, 1, ..., K``.
       labels: ``K`` strings, what each segment does (e.g. ``"Lemma 1: U -> U0"``).
       X: ``(d_x, n)`` data.  Y: ``(d_y, n)`` targets.
       masks: masks pytree (or ``None``).
       infimum: the infimum of the loss the path is meant to reach (``None``: unknown).
       theorem: which construction built it.
-      loss_kind: ``"half_sum"`` (Eq. 1) or ``"mean"``.
+      loss: ``"half_sum"`` (Eq. 1) or ``"mean"``.
     """
 
     net: MLP
-    points: tuple
+    polyline: Polyline
     labels: tuple
     X: jax.Array
     Y: jax.Array
     masks: Optional[tuple] = None
     infimum: Optional[float] = None
     theorem: str = ""
-    loss_kind: str = "half_sum"
+    loss: str = "half_sum"
+
+    @property
+    def points(self):
+        """The breakpoints: a params pytree whose leaves carry a leading axis ``K + 1``."""
+        return self.polyline.vertices
 
     @property
     def num_segments(self) -> int:
-        return int(jax.tree.leaves(self.points)[0].shape[0]) - 1
+        return self.polyline.num_segments
 
     def point(self, k: int):
         """Breakpoint ``θ_k`` (a params pytree)."""
-        k = jnp.asarray(k, jnp.int32)  # traced index: one compiled gather per leaf shape, not one per k
-        return jax.tree.map(lambda p: jax.lax.dynamic_index_in_dim(p, k, keepdims=False), self.points)
+        return self.polyline.vertex(k)
 
     @property
     def start(self):
@@ -75,99 +316,52 @@ class Path:
 
     def at(self, s):
         """``θ(s)`` for a scalar position ``s ∈ [0, K]``."""
-        return _interpolate(self.points, jnp.asarray(s, jax.tree.leaves(self.points)[0].dtype))
+        return self.polyline(s)
 
-    def loss(self, params) -> float:
-        return float(nets.loss(self.net, params, self.X, self.Y, self.masks, self.loss_kind))
+    def loss_of(self, params) -> float:
+        """The loss of this path's problem at ``params``."""
+        return float(nets.loss(self.net, params, self.X, self.Y, self.masks, self.loss))
 
 
-def from_points(net: MLP, points, labels, X, Y, masks=None, *, infimum=None, theorem="", loss_kind="half_sum") -> Path:
+def from_points(net: MLP, points, labels, X, Y, masks=None, *, infimum=None, theorem="", loss="half_sum") -> Path:
     """Builds a ``Path`` from a list of ``K + 1`` params pytrees and ``K`` labels.
 
     Raises:
-      ValueError: fewer than two points, or ``labels`` of the wrong length.
+      ValueError: fewer than two points, ``labels`` of the wrong length, or an
+        unknown ``loss``.
     """
     points = list(points)
     if len(points) < 2:
         raise ValueError(f"points: a path needs at least two breakpoints, got {len(points)}")
     if len(labels) != len(points) - 1:
         raise ValueError(f"labels: expected {len(points) - 1} segment labels, got {len(labels)}")
-    # stacked on the host: an eager jnp.stack would compile once per number of points
-    stacked = jax.tree.map(lambda *ps: jnp.asarray(np.stack([np.asarray(q) for q in ps])), *points)
-    return Path(net, stacked, tuple(labels), jnp.asarray(X), jnp.asarray(Y), masks, infimum, theorem, loss_kind)
+    if loss not in nets.LOSSES:
+        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
+    return Path(net, Polyline.through(points), tuple(labels), jnp.asarray(X), jnp.asarray(Y), masks, infimum, theorem,
+                loss)
 
 
-def concatenate(*paths: Path) -> Path:
-    """Joins paths whose ends meet (the first point of each later path is dropped)."""
-    first = paths[0]
-    pts = [first.points] + [jax.tree.map(lambda p: p[1:], q.points) for q in paths[1:]]
-    stacked = jax.tree.map(lambda *ps: jnp.concatenate(ps), *pts)
-    labels = sum((q.labels for q in paths), ())
-    return dataclasses.replace(first, points=stacked, labels=labels, infimum=paths[-1].infimum)
+@dataclasses.dataclass(frozen=True)
+class _NetLoss:
+    """The loss of ``net`` at one params pytree (static under jit; hashed by net and convention)."""
+
+    net: MLP
+    loss: str
+
+    def __call__(self, params, X, Y, masks):
+        return nets.loss(self.net, params, X, Y, masks, self.loss)
 
 
-def _interpolate(points, s):
-    K = jax.tree.leaves(points)[0].shape[0] - 1
-    k = jnp.clip(jnp.floor(s).astype(jnp.int32), 0, K - 1)
-    t = s - k
-    return jax.tree.map(lambda p: (1 - t) * p[k] + t * p[k + 1], points)
+def loss_at(path: Path, s, *, batch_size: Optional[int] = None, chunk_size: Optional[int] = None) -> np.ndarray:
+    """The loss at positions ``s`` (any shape), in float64.
 
-
-@partial(jax.jit, static_argnames=("net", "loss_kind", "batch_size"))
-def _losses_at(net, loss_kind, batch_size, points, X, Y, masks, s):
-    def one(si):
-        return nets.loss(net, _interpolate(points, si), X, Y, masks, loss_kind)
-
-    return jax.lax.map(one, s, batch_size=batch_size)
-
-
-def _pad_points(points):
-    """Repeats the last breakpoint up to the next power of two (positions ``s ≤ K`` are unchanged)."""
-    k1 = int(jax.tree.leaves(points)[0].shape[0])
-    pad = (1 << max(k1 - 1, 1).bit_length()) - k1
-    if pad == 0:
-        return points
-    return jax.tree.map(lambda p: jnp.asarray(np.concatenate([np.asarray(p), np.repeat(np.asarray(p)[-1:], pad, 0)])),
-                        points)
-
-
-def default_batch_size(path: Path) -> int:
-    """Points per vmapped batch inside ``lax.map``.
-
-    On CPU, for a width-400 net, batch 64 was 2-5x slower than 1 or 8, and
-    1 vs 8 swapped order between two runs on a shared machine (see
-    benchmarks/RESULTS.md); one point at a time also matches the
-    design notes, so large nets get 1, tiny nets bigger vmapped batches.
-    On accelerators the batch fills the device.
+    ``sample`` with the path's loss: fixed-shape chunks (the last one padded),
+    breakpoints padded to a power of two, so one compilation serves every path
+    of the same net and data with up to that many points.
     """
-    n_params = sum(int(np.prod(p.shape[1:])) for p in jax.tree.leaves(path.points))
-    n = int(path.X.shape[1])
-    work = n_params * n
-    if jax.default_backend() == "cpu":
-        return int(max(1, min(256, 2**20 // max(work, 1))))
-    return int(max(1, min(1024, 2**26 // max(work, 1))))
-
-
-def loss_at(path: Path, s, *, batch_size: Optional[int] = None, chunk: int = 1024) -> np.ndarray:
-    """The loss at positions ``s`` (any shape), in compiled chunks of ``chunk`` points.
-
-    All chunks share one shape (the last is padded), and the breakpoints are
-    padded (last point repeated) to the next power of two, so one compilation
-    serves every path of the same net and data with up to that many points.
-    """
-    points = _pad_points(path.points)
-    s = np.asarray(s, np.float64)
-    flat = s.reshape(-1)
-    bs = batch_size or default_batch_size(path)
-    chunk = max(bs, (chunk // bs) * bs)
-    dtype = jax.tree.leaves(path.points)[0].dtype
-    out = np.empty(flat.shape, np.float64)
-    for i in range(0, flat.size, chunk):
-        part = flat[i:i + chunk]
-        padded = np.pad(part, (0, chunk - part.size), mode="edge") if part.size < chunk else part
-        vals = _losses_at(path.net, path.loss_kind, bs, points, path.X, path.Y, path.masks, jnp.asarray(padded, dtype))
-        out[i:i + part.size] = np.asarray(vals)[: part.size]
-    return out.reshape(s.shape)
+    n_params = _size(path.points)
+    return sample(_NetLoss(path.net, path.loss), path.polyline, s, path.X, path.Y, path.masks, n_params=n_params,
+                  batch_size=batch_size, chunk_size=chunk_size)
 
 
 def loss_along(path: Path, n: int = 64, *, refine: int = 3, refine_frac: float = 0.1, refine_points: int = 8,

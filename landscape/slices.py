@@ -2,9 +2,11 @@
 
 A *surface* maps grid coordinates ``(u[, v])`` to a params pytree. ``Plane``
 is the affine one, ``θ(u, v) = θ₀ + u·d₁ + v·d₂`` (one direction: a line);
-any callable ``f(u, v) -> params`` (e.g. Figure 5's ``(a, t) ↦ t·θ̃(a) +
+the line through two points (``line_through``) is a two-vertex ``paths.Polyline``,
+the library's piecewise-linear type; any callable ``f(u, v) -> params`` (e.g. Figure 5's ``(a, t) ↦ t·θ̃(a) +
 (1 − t)·θ(a, b)``) is a surface too. ``evaluate`` computes the loss on a grid
-of coordinates in chunks and returns a ``Grid``.
+of coordinates in chunks (``landscape.evaluate``, the library's one batched
+evaluator) and returns a ``Grid``.
 
 Directions never leave the sparsity pattern: every direction built here is
 exactly zero on pruned weights, a user direction that is not raises, and the
@@ -28,17 +30,17 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from jax.sharding import PartitionSpec as P
 
 from landscape import io, nets
+from landscape.evaluate import Evaluator, evaluator
 from landscape.nets import MLP
+from landscape.paths import Polyline
 
 NORMS = ("filter", "layer", "none")
 
@@ -255,16 +257,26 @@ def plane_through(p0, p1, p2, masks=None, *, rtol: float = 1e-9) -> tuple:
     return make_plane(p0, [un(e1), un(e2)], masks), coords
 
 
-def line_through(p0, p1, masks=None) -> Plane:
-    """The line ``θ(t) = p0 + t·(p1 − p0)``: ``t = 0`` at ``p0``, ``t = 1`` at
-    ``p1``; ``t`` outside ``[0, 1]`` extrapolates."""
+def line_through(p0, p1, masks=None) -> Polyline:
+    """The line through two points, ``θ(t) = (1 − t)·p0 + t·p1``: ``t = 0`` at ``p0``,
+    ``t = 1`` at ``p1``; ``t`` outside ``[0, 1]`` extrapolates.
+
+    A two-vertex ``paths.Polyline`` (knots ``0, 1``), the library's one
+    piecewise-linear type, so the same line can be sampled by ``paths.sample``
+    or sliced here.
+
+    Raises:
+      ValueError: points shaped differently, off the masks' pattern, or equal.
+    """
     _check_same_structure("p1", p1, p0)
     _check_on_pattern("p0", p0, masks)
     _check_on_pattern("p1", p1, masks)
     d = jax.tree.map(lambda a, b: jnp.asarray(b) - jnp.asarray(a), p0, p1)
     if not _sq_norm(d) > 0:
         raise ValueError("p1: equals p0, so the line has no direction")
-    return make_plane(p0, [d], masks)
+    dtype = jax.tree.leaves(p0)[0].dtype
+    cast = lambda t: jax.tree.map(lambda a: np.asarray(a, dtype), nets.apply_masks(t, masks))  # noqa: E731
+    return Polyline.through([cast(p0), cast(p1)], [0.0, 1.0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,17 +423,27 @@ class Grid(io.Saveable):
                    arrays={k[7:]: v for k, v in arrays.items() if k.startswith("array__")},
                    overlays={k[9:]: v for k, v in arrays.items() if k.startswith("overlay__")}, n_done=int(n_done))
 
+    def surface(self):
+        """Rebuilds the surface of a grid made from a ``Plane`` or a ``Polyline`` (from the saved arrays)."""
+        kind = self.config.get("surface", {}).get("type")
+        if kind not in ("Plane", "Polyline"):
+            raise ValueError(f"grid: was evaluated on a {kind}, not on a Plane or Polyline, so it cannot be rebuilt")
+        keys = self.config["surface"]["param_keys"]
+        n_leaves = sum(len(k) for k in keys)
+
+        def tree(prefix):
+            it = iter(self.arrays[f"{prefix}_{i}"] for i in range(n_leaves))
+            return tuple({k: jnp.asarray(next(it)) for k in layer} for layer in keys)
+
+        if kind == "Polyline":
+            return Polyline(tree("vertices"), jnp.asarray(self.arrays["knots"]))
+        return Plane(tree("origin"), tuple(tree(f"direction{j}") for j in range(self.ndim)))
+
     def plane(self) -> Plane:
         """Rebuilds the ``Plane`` of a grid made from one (from the saved arrays)."""
         if self.config.get("surface", {}).get("type") != "Plane":
             raise ValueError("grid: was not evaluated on a Plane")
-        keys = self.config["surface"]["param_keys"]
-
-        def tree(prefix):
-            it = iter(self.arrays[f"{prefix}_{i}"] for i in range(sum(len(k) for k in keys)))
-            return tuple({k: jnp.asarray(next(it)) for k in layer} for layer in keys)
-
-        return Plane(tree("origin"), tuple(tree(f"direction{j}") for j in range(self.ndim)))
+        return self.surface()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -439,92 +461,70 @@ def _call_pytree(surface, c):
     return surface(*[c[j] for j in range(c.shape[0])])
 
 
-def default_batch(net: MLP) -> int:
-    """Grid points vmapped together (the rest of a chunk loops with ``lax.map``).
+@dataclasses.dataclass(frozen=True)
+class _SurfaceLoss:
+    """The loss at grid coordinates ``c`` of a surface: one point for ``evaluate.evaluator`` (static, hashable)."""
 
-    On accelerators 0 (vmap the whole chunk). On CPU a vmap over points that
-    each carry their own weights turns matmuls into slower batched ones
-    (design notes: 2-3x for width 400), so ``clip(2**16 // n_params, 1, 256)``:
-    one point at a time for big nets, wide vmaps for tiny ones.
-    """
-    if jax.default_backend() != "cpu":
-        return 0
-    n_params = sum(int(np.prod(s)) for s in jax.tree.leaves(nets.shapes(net), is_leaf=nets._is_shape))
-    return int(np.clip(2**16 // n_params, 1, 256))
+    net: MLP
+    loss: str
+    call: Callable  # _call_pytree (the surface is an operand) or a _Closure
+
+    def __call__(self, c, surface, X, Y, masks):
+        return nets.loss(self.net, self.call(surface, c), X, Y, masks, self.loss)
 
 
-@functools.lru_cache(maxsize=32)
-def _program(net: MLP, kind: str, fn, batch: int, mesh):
-    def local(surface, X, Y, masks, coords):
-        one = lambda c: nets.loss(net, fn(surface, c), X, Y, masks, kind)  # noqa: E731
-        if batch == 0:
-            return jax.vmap(one)(coords)
-        return jax.lax.map(one, coords, batch_size=batch)
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """Everything ``evaluate`` prepared: the grid's description and the evaluator of its chunks."""
 
-    if mesh is not None:
-        local = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P(), P(), P("points")), out_specs=P("points"))
-    return jax.jit(local)
+    axes: tuple
+    coords: np.ndarray  # (total, ndim) in flattened C order
+    config: dict
+    arrays: dict
+    overlays: dict
+    dtype: np.dtype
+    fingerprint: str
+    settings: dict
+    evaluator: Evaluator
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(len(a) for a in self.axes)
+
+    @property
+    def total(self) -> int:
+        return int(self.coords.shape[0])
 
 
-def evaluate(
-    surface,
-    net: MLP,
-    X,
-    Y,
-    *,
-    axes: Sequence[Any],
-    masks=None,
-    kind: str = "half_sum",
-    dtype=None,
-    chunk: int = 4096,
-    batch: Optional[int] = None,
-    n_devices: Optional[int] = None,
-    path: Optional[str] = None,
-    overlays: Optional[dict] = None,
-    description: Optional[dict] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
-    overwrite: bool = False,
-) -> Grid:
-    """The loss ``L(surface(u[, v]))`` on the grid ``axes[0] × axes[1]``.
+def _surface_arrays(surface, leaves) -> tuple:
+    """The surface's description and arrays stored with the grid (a Plane or Polyline can be rebuilt)."""
+    arrays = {}
+    if isinstance(surface, Plane):
+        desc = {"type": "Plane", "param_keys": [list(layer) for layer in surface.origin]}
+        for i, a in enumerate(jax.tree.leaves(surface.origin)):
+            arrays[f"origin_{i}"] = np.asarray(a)
+        for j, d in enumerate(surface.directions):
+            for i, a in enumerate(jax.tree.leaves(d)):
+                arrays[f"direction{j}_{i}"] = np.asarray(a)
+    elif isinstance(surface, Polyline):
+        desc = {"type": "Polyline", "param_keys": [list(layer) for layer in surface.vertices]}
+        for i, a in enumerate(jax.tree.leaves(surface.vertices)):
+            arrays[f"vertices_{i}"] = np.asarray(a)
+        arrays["knots"] = np.asarray(surface.knots)
+    elif leaves:
+        desc = {"type": type(surface).__name__}
+        for i, a in enumerate(leaves):
+            arrays[f"surface_{i}"] = np.asarray(a)
+    else:
+        desc = {"type": "callable", "name": getattr(surface, "__qualname__", repr(surface))}
+    return desc, arrays
 
-    The grid is flattened (C order) and cut into chunks of ``chunk`` points;
-    each chunk is one call of one compiled program (the last chunk is padded,
-    so every chunk reuses it), sharded over ``n_devices`` local devices; within
-    a device ``batch`` points are vmapped and the rest looped with
-    ``lax.map``, so memory is bounded by ``batch`` copies of the params.
 
-    Args:
-      surface: a ``Plane`` (or any pytree with ``__call__(*coords)``), or a
-        callable ``f(u[, v]) -> params`` written in ``jnp`` (traced once).
-      net: the network.
-      X, Y: ``(d_x, n)`` data and ``(d_y, n)`` targets.
-      axes: one or two axes, each ``(lo, hi, n)`` or a strictly increasing
-        1D array.
-      masks: 0/1 masks; the loss sees only unpruned weights.
-      kind: loss convention, ``"half_sum"`` (Eq. 1) or ``"mean"``.
-      dtype: evaluation dtype; default the surface's params dtype (float32
-        for a callable).
-      chunk: grid points per compiled call (and per checkpoint).
-      batch: points vmapped together; default ``default_batch(net)``.
-      n_devices: shard each chunk over the first this many devices (default all).
-      path: ``.npz`` file: written after every chunk (atomically) and at the
-        end; calling again with the same arguments resumes an interrupted grid.
-      overlays: name -> coordinates to store with the grid for plotting.
-      description: extra JSON-able config stored in the file.
-      progress: called as ``progress(n_done, n_total)`` after every chunk.
-      overwrite: a ``path`` holding a grid of other settings is refused
-        (``ValueError`` naming what differs) unless this is set; then the old
-        file is kept as ``<name>.replaced.npz`` until the new grid is complete.
-
-    Returns:
-      A complete ``Grid``.
-
-    Raises:
-      ValueError: bad axes (empty, inverted, not finite), data, masks, or a
-        ``Plane`` whose directions leave the masks' pattern.
-    """
-    if kind not in nets.LOSSES:
-        raise ValueError(f"kind: unknown convention {kind!r}; expected one of {nets.LOSSES}")
+def _prepare(surface, net, X, Y, axes, masks, loss, dtype, batch_size, chunk_size, n_devices, overlays,
+             description) -> _Job:
+    """Validates the arguments, describes the grid (config, arrays, fingerprint) and prepares the evaluator."""
+    if loss not in nets.LOSSES:
+        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
     if isinstance(axes, np.ndarray) or (isinstance(axes, tuple) and len(axes) == 3 and np.isscalar(axes[0])):
         axes = [axes]
     axes = tuple(_as_axis(a, j) for j, a in enumerate(axes))
@@ -546,84 +546,141 @@ def evaluate(
         nets.check_params(net, surface.origin)
         for j, d in enumerate(surface.directions):
             _check_on_pattern(f"directions[{j}]", d, masks)
+    if isinstance(surface, Polyline):
+        if len(axes) != 1:
+            raise ValueError(f"axes: a Polyline is one-dimensional, got {len(axes)} axes")
+        nets.check_params(net, surface.vertices, batched=True)
+        for j in range(surface.num_segments + 1):
+            _check_on_pattern(f"vertices[{j}]", jax.tree.map(lambda v: np.asarray(v)[j], surface.vertices), masks)
+    surf_desc, arrays = _surface_arrays(surface, leaves)
     if is_tree:
-        fn, dyn = _call_pytree, jax.tree.map(lambda a: jnp.asarray(a, dtype), surface)
-        surf_desc = {"type": type(surface).__name__}
+        call, dyn = _call_pytree, jax.tree.map(lambda a: jnp.asarray(a, dtype), surface)
     else:
-        fn, dyn = _Closure(surface), None
-        surf_desc = {"type": "callable", "name": getattr(surface, "__qualname__", repr(surface))}
-    arrays = {}
-    if isinstance(surface, Plane):
-        surf_desc["param_keys"] = [list(layer) for layer in surface.origin]
-        for i, a in enumerate(jax.tree.leaves(surface.origin)):
-            arrays[f"origin_{i}"] = np.asarray(a)
-        for j, d in enumerate(surface.directions):
-            for i, a in enumerate(jax.tree.leaves(d)):
-                arrays[f"direction{j}_{i}"] = np.asarray(a)
-    else:
-        for i, a in enumerate(leaves):
-            arrays[f"surface_{i}"] = np.asarray(a)
+        call, dyn = _Closure(surface), None
 
-    devices = jax.local_devices()[: n_devices or None]
-    n_dev = len(devices)
-    mesh = jax.sharding.Mesh(np.array(devices), ("points",)) if n_dev > 1 else None
-    batch = default_batch(net) if batch is None else int(batch)
-    shape = tuple(len(a) for a in axes)
-    total = int(np.prod(shape))
-    chunk = max(1, min(int(chunk), total))
-    chunk = -(-chunk // n_dev) * n_dev
-    per_dev = chunk // n_dev
-    batch = min(batch, per_dev)
-    if batch and per_dev % batch:
-        batch = max(b for b in range(1, batch + 1) if per_dev % b == 0)
-    coords = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+    coords = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1).astype(dtype)
+    n_params = sum(int(np.prod(sh)) for sh in jax.tree.leaves(nets.shapes(net), is_leaf=nets._is_shape))
+    n_act = int(X.shape[1]) * sum(net.sizes[1:])
+    ev = evaluator(_SurfaceLoss(net, loss, call), dyn, X.astype(dtype), Y.astype(dtype),
+                            None if masks is None else jax.tree.map(lambda m: np.asarray(m, dtype), masks),
+                            n_points=coords.shape[0], n_params=n_params, point_size=len(axes), n_activations=n_act,
+                            batch_size=batch_size, chunk_size=chunk_size, n_devices=n_devices)
 
-    config = {"net": net.to_dict(), "loss": kind, "dtype": dtype.name, "surface": surf_desc,
-              "shape": list(shape), "chunk": chunk, "masked": masks is not None, **(description or {})}
+    config = {"net": net.to_dict(), "loss": loss, "dtype": dtype.name, "surface": surf_desc,
+              "shape": [len(a) for a in axes], "masked": masks is not None, **(description or {})}
     config["data"] = {"X": io.digest(X), "Y": io.digest(Y)}
     if masks is not None:
         mask_arrays, config["mask_layout"] = io.tree_arrays("mask", masks)
         arrays.update(mask_arrays)
     settings = dict(config)
     fp = io.fingerprint(settings, [*axes, X, Y, *jax.tree.leaves(masks), *arrays.values()])
-    config["fingerprint"] = fp
-    config["settings"] = settings
-    values = np.full(total, np.nan, dtype)
+    # how the grid was cut is recorded but is no setting: a grid resumes with any chunk or batch size
+    config.update(fingerprint=fp, settings=settings, chunk_size=ev.plan.chunk_size, batch_size=ev.plan.batch_size,
+                  n_devices=ev.plan.n_devices)
+    return _Job(axes=axes, coords=coords, config=config, arrays=arrays, overlays=dict(overlays or {}), dtype=dtype,
+                fingerprint=fp, settings=settings, evaluator=ev)
+
+
+def _start(job: _Job, path, overwrite: bool) -> Grid:
+    """The grid to continue: the finished part of a progress file written by the same settings, else empty.
+
+    Raises:
+      ValueError: ``path`` holds a grid of other settings (unless ``overwrite``).
+    """
+    values = np.full(job.total, np.nan, job.dtype)
     n_done = 0
-    found = io.open_progress(path, fp, settings, overwrite=overwrite, tag=Grid._tag(), what="grid file")
+    found = io.open_progress(path, job.fingerprint, job.settings, overwrite=overwrite, tag=Grid._tag(),
+                             what="grid file")
     if found is not None:
         old = Grid._from_file(*found)
-        values, n_done = old.values.ravel().astype(dtype), old.n_done
-    grid = Grid(axes, values.reshape(shape), config, arrays, dict(overlays or {}), n_done)
-    if n_done >= total:
-        io.finish_progress(path)
-        return grid
+        values, n_done = old.values.ravel().astype(job.dtype), old.n_done
+    return Grid(job.axes, values.reshape(job.shape), job.config, job.arrays, job.overlays, n_done)
 
-    program = _program(net, kind, fn, batch, mesh)
-    put = jnp.asarray
-    if mesh is not None:
-        rep = jax.sharding.NamedSharding(mesh, P())
-        put = lambda a: jax.device_put(a, rep)  # noqa: E731
-    Xd, Yd = put(X.astype(dtype)), put(Y.astype(dtype))
-    md = None if masks is None else jax.tree.map(lambda m: put(np.asarray(m, dtype)), masks)
-    dyn = None if dyn is None else jax.tree.map(put, dyn)
-    cput = jnp.asarray if mesh is None else (lambda a: jax.device_put(a, jax.sharding.NamedSharding(mesh, P("points"))))
-    while n_done < total:
-        hi = min(n_done + chunk, total)
-        rows = np.minimum(np.arange(n_done, n_done + chunk), total - 1)
-        out = program(dyn, Xd, Yd, md, cput(coords[rows].astype(dtype)))
-        values[n_done:hi] = np.asarray(out)[: hi - n_done]
-        n_done = hi
-        grid = io.replace(grid, n_done=n_done)
+
+def _run_chunk(job: _Job, grid: Grid) -> Grid:
+    """The grid with its next chunk of points evaluated (one call of the compiled program)."""
+    lo = grid.n_done
+    hi = min(lo + job.evaluator.plan.chunk_size, job.total)
+    values = grid.values.ravel().copy()
+    values[lo:hi] = job.evaluator.chunk(job.coords[lo:hi])
+    return io.replace(grid, values=values.reshape(job.shape), n_done=hi)
+
+
+def evaluate(
+    surface,
+    net: MLP,
+    X,
+    Y,
+    *,
+    axes: Sequence[Any],
+    masks=None,
+    loss: str = "half_sum",
+    dtype=None,
+    chunk_size: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    n_devices: Optional[int] = None,
+    path: Optional[str] = None,
+    overlays: Optional[dict] = None,
+    description: Optional[dict] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+    overwrite: bool = False,
+) -> Grid:
+    """The loss ``L(surface(u[, v]))`` on the grid ``axes[0] × axes[1]``.
+
+    Three steps: prepare (validate, describe, plan the chunks), start (resume
+    the finished part of ``path``), then run one chunk after another (each is
+    one call of one compiled program, ``landscape.evaluate``: the last chunk
+    is padded, chunks are sharded over ``n_devices`` local devices, and
+    ``batch_size`` points are vmapped together on each), saving after each.
+
+    Args:
+      surface: a ``Plane``, a ``paths.Polyline`` of params (a line, e.g.
+        ``line_through``), any pytree with ``__call__(*coords)``, or a callable
+        ``f(u[, v]) -> params`` written in ``jnp`` (traced once).
+      net: the network.
+      X, Y: ``(d_x, n)`` data and ``(d_y, n)`` targets.
+      axes: one or two axes, each ``(lo, hi, n)`` or a strictly increasing
+        1D array.
+      masks: 0/1 masks; the loss sees only unpruned weights.
+      loss: loss convention, ``"half_sum"`` (Eq. 1) or ``"mean"``.
+      dtype: evaluation dtype; default the surface's params dtype (float32
+        for a callable).
+      chunk_size: grid points per compiled call and per checkpoint (default
+        ``evaluate.default_chunk_size``).
+      batch_size: points vmapped together (default ``evaluate.default_batch_size``;
+        0: the whole chunk).
+      n_devices: shard each chunk over the first this many devices (default all).
+      path: ``.npz`` file: written after every chunk (atomically) and at the
+        end; calling again with the same arguments resumes an interrupted grid
+        (with any ``chunk_size``/``batch_size``: they are not settings of the grid).
+      overlays: name -> coordinates to store with the grid for plotting.
+      description: extra JSON-able config stored in the file.
+      progress: called as ``progress(n_done, n_total)`` after every chunk.
+      overwrite: a ``path`` holding a grid of other settings is refused
+        (``ValueError`` naming what differs) unless this is set; then the old
+        file is kept as ``<name>.replaced.npz`` until the new grid is complete.
+
+    Returns:
+      A complete ``Grid``.
+
+    Raises:
+      ValueError: bad axes (empty, inverted, not finite), data, masks, or a
+        ``Plane``/``Polyline`` that leaves the masks' pattern.
+    """
+    job = _prepare(surface, net, X, Y, axes, masks, loss, dtype, batch_size, chunk_size, n_devices, overlays,
+                   description)
+    grid = _start(job, path, overwrite)
+    while not grid.complete:
+        grid = _run_chunk(job, grid)
         if path is not None:
             grid.save(path, overwrite=True)  # this run's own progress file (open_progress checked it)
         if progress is not None:
-            progress(n_done, total)
+            progress(grid.n_done, job.total)
     io.finish_progress(path)
     return grid
 
 
-def loss_at(surface, net: MLP, X, Y, coords, *, masks=None, kind: str = "half_sum") -> float:
+def surface_loss(surface, net: MLP, X, Y, coords, *, masks=None, loss: str = "half_sum") -> float:
     """The loss at one point of a surface, evaluated directly (no grid)."""
     params = surface(*coords)
-    return float(nets.loss(net, params, jnp.asarray(X), jnp.asarray(Y), masks, kind))
+    return float(nets.loss(net, params, jnp.asarray(X), jnp.asarray(Y), masks, loss))

@@ -5,24 +5,23 @@ Two end points of training are "the same solution" when their network outputs
 to ``loss_tol``. Grouping is by output, not by weights: weights of one solution
 differ by symmetries (e.g. ``(w1, σ(w5)) → (c w1, σ(w5)/c)`` on Theorem 6's
 valley). Each group is then classified at its member with the smallest
-gradient norm (``curvature.classify``): not critical / saddle / flat minimum /
-strict minimum.
+gradient norm (``curvature.classify_critical_point``): not critical / saddle /
+flat minimum / strict minimum.
 
-    labels = label_solutions(net, X, Y, masks, result.params)
+    labels = label_solutions(net, result.params, X, Y, masks)
     print(labels.table())
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import curvature, io, nets
+from landscape import curvature, evaluate, io, nets
 from landscape.nets import MLP
 
 
@@ -91,8 +90,8 @@ def _s(v, fmt=""):
     return "-" if v is None else format(v, fmt)
 
 
-def group_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
-                    kind: str = "half_sum", dtype=jnp.float64) -> Solutions:
+def group_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
+                    loss: str = "half_sum", dtype=jnp.float64, batch_size: Optional[int] = None) -> Solutions:
     """Groups points (a leading axis on every params leaf) into distinct solutions.
 
     Greedy leader clustering in order of loss: a point joins the first group
@@ -103,18 +102,31 @@ def group_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-
     Tolerances: defaults suit end points trained to ``‖∇L‖ ≲ 1e-4`` in float32
     on O(1) targets (Table 3); a point a distance δ from a solution differs
     from it by ~δ in output, so ``out_tol`` must exceed the training error.
+
+    Args:
+      net: the network.
+      params_batch: params with a leading trial axis (e.g. ``TrialsResult.params``).
+      X, Y: ``(d_x, n)`` data and ``(d_y, n)`` targets.
+      masks: 0/1 masks (``None``: dense).
+      out_tol, loss_tol: grouping tolerances.
+      loss: loss convention; dtype: float dtype of the analysis (float64 needs x64).
+      batch_size: points vmapped together (default ``evaluate.default_batch_size``).
     """
     if not out_tol > 0 or not loss_tol > 0:
         raise ValueError(f"out_tol, loss_tol: expected > 0, got {out_tol}, {loss_tol}")
+    if loss not in nets.LOSSES:
+        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
     dtype = jnp.dtype(dtype)
     masks = nets.dense_masks(net, dtype) if masks is None else nets.check_masks(net, masks)
     params_batch = nets.check_params(net, params_batch, batched=True) if _finite(params_batch) else params_batch
     X, Y = nets.check_data(net, X, Y)
-    X, Y = jnp.asarray(X, dtype), jnp.asarray(Y, dtype)
-    P = jax.tree.map(lambda p: jnp.asarray(p, dtype), tuple(params_batch))
-    masks_d = jax.tree.map(lambda m: jnp.asarray(m, dtype), tuple(masks))
+    X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
+    P = jax.tree.map(lambda p: np.asarray(p, dtype), tuple(params_batch))
+    masks_d = jax.tree.map(lambda m: np.asarray(m, dtype), tuple(masks))
+    n_params = sum(int(np.prod(np.shape(m))) for m in jax.tree.leaves(masks_d))
 
-    F, L, G = (np.asarray(a, np.float64) for a in _outputs_losses_grads(net, kind)(P, X, Y, masks_d))
+    F, L, G = (np.asarray(a, np.float64) for a in evaluate.evaluate_points(
+        _OutputLossGrad(net, loss), P, X, Y, masks_d, n_params=n_params, batch_size=batch_size))
     ok = np.isfinite(L) & np.all(np.isfinite(F.reshape(F.shape[0], -1)), axis=1)
     group = np.full(L.shape[0], -1)
     leaders = []
@@ -139,48 +151,49 @@ def group_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-
                      out_tol=float(out_tol), loss_tol=float(loss_tol))
 
 
-@functools.lru_cache(maxsize=None)
-def _outputs_losses_grads(net: MLP, kind: str):
-    """jit of ``P ↦ (f(X), L, ‖∇L‖₂)`` per point (``lax.map``), compiled once per net and loss."""
+@dataclasses.dataclass(frozen=True)
+class _OutputLossGrad:
+    """One point ``p ↦ (f(X), L, ‖∇L‖₂)`` (masked gradient) for ``evaluate``; static, hashed by net and loss."""
 
-    def one(p, X, Y, masks):
-        F = nets.apply(net, p, X, masks)
-        L, g = jax.value_and_grad(lambda q: nets.loss(net, q, X, Y, masks, kind))(p)
+    net: MLP
+    loss: str
+
+    def __call__(self, p, X, Y, masks):
+        F = nets.apply(self.net, p, X, masks)
+        L, g = jax.value_and_grad(lambda q: nets.loss(self.net, q, X, Y, masks, self.loss))(p)
         g = nets.apply_masks(g, masks)
         return F, L, jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(g)))
-
-    return jax.jit(lambda P, X, Y, masks: jax.lax.map(lambda p: one(p, X, Y, masks), P))
 
 
 def _finite(params_batch) -> bool:
     return all(np.all(np.isfinite(np.asarray(p))) for p in jax.tree.leaves(params_batch))
 
 
-def label_solutions(net: MLP, X, Y, masks, params_batch, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
-                    gtol: float = 1e-3, eig_atol: float = 1e-3, eig_rtol: float = 1e-8, kind: str = "half_sum",
+def label_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
+                    gtol: float = 1e-3, eig_atol: float = 1e-3, eig_rtol: float = 1e-8, loss: str = "half_sum",
                     dtype=jnp.float64, dense_max: int = 2000) -> Solutions:
-    """``group_solutions`` then ``curvature.classify`` at every group's representative.
+    """``group_solutions`` then ``curvature.classify_critical_point`` at every group's representative.
 
     Args:
-      net, X, Y, masks: the network and data (as for ``trials.train``).
-      params_batch: params with a leading trial axis (e.g. ``TrialsResult.params``).
+      net, params_batch, X, Y, masks: as for ``group_solutions``.
       out_tol, loss_tol: grouping tolerances (see ``group_solutions``).
       gtol: a representative with ``‖∇L‖₂ > gtol`` is ``"not_critical"``; the
         default suits float32 training stopped at ``gtol=1e-5`` or after a
         step budget on a slow valley.
-      eig_atol, eig_rtol: zero band of the Hessian eigenvalues (``classify``).
-      kind: loss convention; dtype: float dtype of the analysis (float64 needs x64).
+      eig_atol, eig_rtol: zero band of the Hessian eigenvalues (``classify_critical_point``).
+      loss: loss convention; dtype: float dtype of the analysis (float64 needs x64).
 
     Returns:
       ``Solutions`` with ``labels`` and ``curvature`` filled in.
     """
-    sol = group_solutions(net, X, Y, masks, params_batch, out_tol=out_tol, loss_tol=loss_tol, kind=kind, dtype=dtype)
-    f, space = curvature.masked_objective(net, X, Y, masks, kind=kind, dtype=dtype)
+    sol = group_solutions(net, params_batch, X, Y, masks, out_tol=out_tol, loss_tol=loss_tol, loss=loss, dtype=dtype)
+    f, space = curvature.masked_objective(net, X, Y, masks, loss=loss, dtype=dtype)
     labels, curv = [], []
     for r in sol.representative:
         p = jax.tree.map(lambda a: np.asarray(a)[r], tuple(params_batch))
         z = space.flatten(nets.apply_masks(p, space.masks), check=False)
-        c = curvature.classify(f, z, gtol=gtol, eig_atol=eig_atol, eig_rtol=eig_rtol, dense_max=dense_max)
+        c = curvature.classify_critical_point(f, z, gtol=gtol, eig_atol=eig_atol, eig_rtol=eig_rtol,
+                                              dense_max=dense_max)
         labels.append(c.label)
         curv.append(c.to_dict())
     return io.replace(sol, labels=labels, curvature=curv)

@@ -7,6 +7,7 @@ import pytest
 from scipy import optimize
 
 from landscape import connectivity as K
+from landscape import evaluate as ev
 from landscape import curvature as C
 from landscape import theory
 
@@ -38,8 +39,8 @@ def mb():
     E = {n: float(muller_brown(p)) for n, p in pts.items()}
     # the literature values (Müller & Brown 1979): -146.70, -108.17, -80.77, saddles -40.66, -72.25
     assert E["A"] == pytest.approx(-146.70, abs=0.01) and E["S1"] == pytest.approx(-40.66, abs=0.01)
-    assert C.classify(muller_brown, pts["S1"]).label == "saddle"
-    assert C.classify(muller_brown, pts["A"]).label == "strict_minimum"
+    assert C.classify_critical_point(muller_brown, pts["S1"]).label == "saddle"
+    assert C.classify_critical_point(muller_brown, pts["A"]).label == "strict_minimum"
     return pts, E
 
 
@@ -48,7 +49,7 @@ def test_elastic_band_recovers_saddle_height(mb):
     # A -> B runs over both saddles; its barrier top is S1. The climbing image sits on it.
     r = K.elastic_band(muller_brown, pts["A"], pts["B"], n_images=16, steps=1000, alpha=0.0)
     assert r.max_loss == pytest.approx(E["S1"], abs=0.05)
-    top = r.controls[1 + np.argmax(np.asarray(K.evaluate(muller_brown, r.controls[1:-1])))]
+    top = r.controls[1 + np.argmax(ev.evaluate_points(muller_brown, r.controls[1:-1]))]
     np.testing.assert_allclose(top, pts["S1"], atol=0.01)  # the climbing image found the saddle point
     r = K.elastic_band(muller_brown, pts["C"], pts["B"], n_images=8, steps=1000, alpha=0.0)
     assert r.max_loss == pytest.approx(E["S2"], abs=0.05)
@@ -135,10 +136,10 @@ def test_paths_stay_in_masked_subspace_and_save_load(t6, tmp_path):
 
 def test_evaluate_lax_map_equals_vmap():
     Z = jax.random.normal(jax.random.key(0), (6, 2))
-    one = K.evaluate(muller_brown, Z, batch_size=1)
+    one = ev.evaluate_points(muller_brown, Z, batch_size=1)
     allv = jax.vmap(muller_brown)(Z)
     np.testing.assert_allclose(one, allv, rtol=1e-12)
-    v, g = K.evaluate(muller_brown, Z, batch_size=3, grad=True)
+    v, g = ev.evaluate_points(muller_brown, Z, batch_size=3, grad=True)
     np.testing.assert_allclose(g, jax.vmap(jax.grad(muller_brown))(Z), rtol=1e-12)
 
 
@@ -169,3 +170,22 @@ def test_nonfinite_losses_are_flagged():
     assert "non-finite" in r.summary()
     with pytest.raises(ValueError, match="not finite"):
         K.linear_path(f, jnp.array([0.5, 0.0]), jnp.zeros(2))
+
+
+def test_probe_config_and_overrides(mb):
+    pts, E = mb
+    cfg = K.ProbeConfig(steps=40, n_points=8, seed=3)
+    a = K.bezier_path(muller_brown, pts["A"], pts["C"], config=cfg, alpha=0.0)
+    b = K.bezier_path(muller_brown, pts["A"], pts["C"], steps=40, n_points=8, seed=3, alpha=0.0)
+    np.testing.assert_array_equal(a.losses, b.losses)  # a config object and keyword overrides are the same settings
+    c = K.bezier_path(muller_brown, pts["A"], pts["C"], config=cfg, seed=4, alpha=0.0)  # override on top of a config
+    assert c.history.shape == (40,) and not np.array_equal(c.history, a.history)
+    assert isinstance(a.curve, K.Bezier) and a.knots is None and a.controls.shape == (3, 2)
+    with pytest.raises(TypeError, match="stpes"):
+        K.connect(muller_brown, pts["A"], pts["C"], stpes=10)
+    with pytest.raises(TypeError, match="config"):
+        K.linear_path(muller_brown, pts["A"], pts["C"], config={"steps": 3})
+    for bad, match in (({"steps": 0}, "steps"), ({"n_points": 1}, "n_points"), ({"climb_after": 2.0}, "climb_after"),
+                       ({"learning_rate": 0.0}, "learning_rate"), ({"batch_size": -1}, "batch_size")):
+        with pytest.raises(ValueError, match=match):
+            K.ProbeConfig(**bad)

@@ -94,15 +94,15 @@ def test_hutchinson_trace_and_slq_density():
     (lambda z: -(z[0] ** 2) - z[1] ** 2, "local_maximum", (2, 0, 0)),
 ])
 def test_classify_hand_built_points(fn, label, counts):
-    c = C.classify(fn, jnp.zeros(2))
+    c = C.classify_critical_point(fn, jnp.zeros(2))
     assert c.label == label
     assert (c.n_negative, c.n_flat, c.n_positive) == counts
-    assert C.classify(fn, jnp.array([0.1, 0.0])).label == "not_critical"  # gradient 0.2 > gtol
+    assert C.classify_critical_point(fn, jnp.array([0.1, 0.0])).label == "not_critical"  # gradient 0.2 > gtol
 
 
 def test_classify_lanczos_path_for_large_nets():
     f = lambda z: jnp.sum(jnp.linspace(-1.0, 2.0, z.shape[0]) * z * z)  # noqa: E731
-    c = C.classify(f, jnp.zeros(50), dense_max=10, num_steps=50)
+    c = C.classify_critical_point(f, jnp.zeros(50), dense_max=10, num_steps=50)
     assert c.method == "lanczos" and c.label == "saddle" and c.n_flat is None
     assert c.min_eig == pytest.approx(-2.0, abs=1e-8) and c.max_eig == pytest.approx(4.0, abs=1e-8)
 
@@ -111,6 +111,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="num_steps"):
         C.lanczos(lambda z: jnp.sum(z * z), jnp.zeros(3), num_steps=0)
     with pytest.raises(ValueError, match="z"):
-        C.classify(lambda z: jnp.sum(z * z), jnp.zeros((2, 2)))
-    with pytest.raises(ValueError, match="kind"):
-        C.masked_objective(nets.MLP((2, 2, 1)), np.ones((2, 3)), np.ones((1, 3)), kind="l1")
+        C.classify_critical_point(lambda z: jnp.sum(z * z), jnp.zeros((2, 2)))
+    with pytest.raises(ValueError, match="loss"):
+        C.masked_objective(nets.MLP((2, 2, 1)), np.ones((2, 3)), np.ones((1, 3)), loss="l1")

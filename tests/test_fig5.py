@@ -75,7 +75,7 @@ def test_trajectory_picture_ends(tmp_path):
     plane = grid.plane()
     end = grid.overlays["end valley"][0]
     np.testing.assert_allclose(end, 0.0, atol=1e-12)
-    got = slices.loss_at(plane, THM.net("leaky_relu"), THM.X, THM.Y, (0.0, 0.0), masks=THM.masks())
+    got = slices.surface_loss(plane, THM.net("leaky_relu"), THM.X, THM.Y, (0.0, 0.0), masks=THM.masks())
     np.testing.assert_allclose(got, grid.config["final_loss"]["valley"], rtol=1e-9)
     assert 0.5 < sum(grid.config["explained_variance"]) <= 1.0 + 1e-12
 

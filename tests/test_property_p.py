@@ -69,7 +69,7 @@ def test_theorem1_case1_random_starts():
         n_lemma1 += any("Lemma 1" in lab for lab in path.labels)
         for k, lab in enumerate(path.labels):  # the loss-invariant segments really keep the loss
             if "kept" in lab:
-                assert abs(path.loss(path.point(k + 1)) - path.loss(path.point(k))) <= 1e-10 * path.loss(path.point(k))
+                assert abs(path.loss_of(path.point(k + 1)) - path.loss_of(path.point(k))) <= 1e-10 * path.loss_of(path.point(k))
         np.testing.assert_array_equal(np.asarray(path.start[0]["W"]), np.asarray(params[0]["W"]))
         _check(path)
     assert n_lemma1 == N_STARTS // 2
@@ -146,7 +146,7 @@ def test_lemma2_segment_reaches_min_over_U():
     # the end is a stationary point in U: gradient w.r.t. U vanishes (1e-10, float64 lstsq)
     g = jax.grad(lambda q: nets.loss(net, q, X, Y, masks))(path.end)[1]["W"]
     assert float(jnp.max(jnp.abs(g))) < 1e-10
-    assert rep.end_loss < path.loss(params)
+    assert rep.end_loss < path.loss_of(params)
 
 
 def test_property_p_dispatch_and_verified_path():

@@ -43,7 +43,7 @@ def _check(path, inf):
     assert abs(rep.end_loss - inf) <= 1e-8, str(rep)
     for k, lab in enumerate(path.labels):  # the loss-invariant segments really keep the loss
         if "kept" in lab:
-            a, b = path.loss(path.point(k)), path.loss(path.point(k + 1))
+            a, b = path.loss_of(path.point(k)), path.loss_of(path.point(k + 1))
             assert abs(b - a) <= 1e-10 * max(a, 1.0), lab
     return rep
 

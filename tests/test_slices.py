@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from landscape import nets, slices
+from landscape import nets, paths, slices
 
 NET = nets.MLP((4, 6, 5, 3), "tanh", bias=True)
 
@@ -63,7 +63,7 @@ def test_grid_values_equal_direct_losses_at_sampled_points():
     params, masks, X, Y = _setup()
     plane = slices.random_plane(jax.random.key(3), params, masks)
     # chunk 7 does not divide 11*9 points: exercises the padded last chunk.
-    grid = slices.evaluate(plane, NET, X, Y, masks=masks, axes=[(-1.0, 1.0, 11), (-0.5, 2.0, 9)], chunk=7, batch=3)
+    grid = slices.evaluate(plane, NET, X, Y, masks=masks, axes=[(-1.0, 1.0, 11), (-0.5, 2.0, 9)], chunk_size=7, batch_size=3)
     assert grid.values.shape == (11, 9) and grid.complete
     rng = np.random.default_rng(0)
     for i, j in zip(rng.integers(0, 11, 8), rng.integers(0, 9, 8)):
@@ -72,7 +72,7 @@ def test_grid_values_equal_direct_losses_at_sampled_points():
         direct = float(nets.loss(NET, p, X, Y, masks))
         np.testing.assert_allclose(grid.values[i, j], direct, rtol=1e-12)
     # vmap over the whole chunk (the accelerator path) gives the same numbers.
-    g0 = slices.evaluate(plane, NET, X, Y, masks=masks, axes=[(-1.0, 1.0, 11), (-0.5, 2.0, 9)], chunk=33, batch=0)
+    g0 = slices.evaluate(plane, NET, X, Y, masks=masks, axes=[(-1.0, 1.0, 11), (-0.5, 2.0, 9)], chunk_size=33, batch_size=0)
     np.testing.assert_allclose(g0.values, grid.values, rtol=1e-12)
 
 
@@ -106,6 +106,14 @@ def test_line_interpolates_and_extrapolates():
     np.testing.assert_allclose(grid.values[4], float(nets.loss(NET, p1, X, Y, masks)), rtol=1e-12)
     p2 = jax.tree.map(lambda a, b: a + 2 * (b - a), params, p1)
     np.testing.assert_allclose(grid.values[6], float(nets.loss(NET, p2, X, Y, masks)), rtol=1e-12)
+    # the line is the library's one piecewise-linear type, and the grid rebuilds it
+    assert isinstance(line, paths.Polyline) and line.num_segments == 1
+    for a, b in zip(jax.tree.leaves(grid.surface()), jax.tree.leaves(line)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(paths.sample(paths._NetLoss(NET, "half_sum"), line, grid.axes[0], X, Y, masks),
+                               grid.values, rtol=1e-12)
+    with pytest.raises(ValueError, match="Plane"):
+        grid.plane()
 
 
 def test_pca_plane_recovers_a_planar_trajectory():
@@ -127,7 +135,7 @@ def test_pca_plane_recovers_a_planar_trajectory():
 def test_save_load_and_resume(tmp_path):
     params, masks, X, Y = _setup()
     plane = slices.random_plane(jax.random.key(5), params, masks)
-    kw = dict(masks=masks, axes=[(-1.0, 1.0, 6), (-1.0, 1.0, 5)], chunk=4)
+    kw = dict(masks=masks, axes=[(-1.0, 1.0, 6), (-1.0, 1.0, 5)], chunk_size=4)
     full = slices.evaluate(plane, NET, X, Y, **kw)
     path = str(tmp_path / "g.npz")
 
@@ -145,6 +153,15 @@ def test_save_load_and_resume(tmp_path):
     calls = []
     resumed = slices.evaluate(plane, NET, X, Y, path=path, progress=lambda d, t: calls.append(d), **kw)
     assert calls == [16, 20, 24, 28, 30]  # only the missing chunks ran
+    # how a grid is cut is no setting: an interrupted grid resumes with another chunk and batch size
+    path2 = str(tmp_path / "g2.npz")
+    with pytest.raises(Stop):
+        slices.evaluate(plane, NET, X, Y, path=path2, progress=interrupt, **kw)
+    kw2 = dict(kw, chunk_size=7, batch_size=2)
+    calls = []
+    again = slices.evaluate(plane, NET, X, Y, path=path2, progress=lambda d, t: calls.append(d), **kw2)
+    assert calls == [20, 28, 30]  # chunks of 7 rounded up to whole batches of 2: 8
+    np.testing.assert_allclose(again.values, full.values, rtol=1e-12)
     np.testing.assert_allclose(resumed.values, full.values, rtol=1e-12)
     loaded = slices.Grid.load(path)
     np.testing.assert_array_equal(loaded.values, full.values)
@@ -196,7 +213,7 @@ def test_four_devices_equal_one():
         from landscape import slices
         params, masks, X, Y = T._setup()
         plane = slices.random_plane(jax.random.key(3), params, masks)
-        kw = dict(masks=masks, axes=[(-1.0, 1.0, 7), (-1.0, 1.0, 5)], chunk=10)
+        kw = dict(masks=masks, axes=[(-1.0, 1.0, 7), (-1.0, 1.0, 5)], chunk_size=10)
         a = slices.evaluate(plane, T.NET, X, Y, n_devices=1, **kw).values
         b = slices.evaluate(plane, T.NET, X, Y, **kw).values
         assert len(jax.local_devices()) == 4

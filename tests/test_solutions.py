@@ -17,7 +17,7 @@ def test_group_constructed_points():
     # valley points with different (a, b) have the same output: one solution, not three
     pts = [theory.valley_point(thm, "tanh", a=a, b=b) for a, b in ((4.0, 10.0), (6.0, 10.0), (4.0, 20.0))]
     pts += [theory.better_point(thm, "tanh", a=a) for a in (4.0, 5.0)]
-    sol = solutions.label_solutions(net, thm.X, thm.Y, thm.masks(), _stack(pts))
+    sol = solutions.label_solutions(net, _stack(pts), thm.X, thm.Y, thm.masks())
     assert sol.n_groups == 2 and sol.counts.tolist() == [3, 2]
     assert sol.group.tolist() == [0, 0, 0, 1, 1]
     assert sol.loss[0] == pytest.approx(thm.valley_loss, abs=1e-12)
@@ -33,7 +33,7 @@ def test_label_trained_tanh_solutions(tmp_path):
     net = thm.net("tanh")
     res = trials.train(net, thm.X, thm.Y, masks=thm.masks(), n_trials=12, seed=0, learning_rate=0.01,
                        max_steps=50_000, gtol=1e-5, dtype="float64")
-    sol = solutions.label_solutions(net, thm.X, thm.Y, thm.masks(), res.params)
+    sol = solutions.label_solutions(net, res.params, thm.X, thm.Y, thm.masks())
     assert sol.counts.sum() == 12
     L_star = theory.theorem6_global_min(thm)[0]
     # tanh ends either in the valley (loss y4²/2) or at the global minimum (Table 3's two outcomes)
@@ -50,4 +50,4 @@ def test_bad_tolerances():
     thm = theory.Theorem6()
     p = _stack([theory.valley_point(thm, "tanh")])
     with pytest.raises(ValueError, match="out_tol"):
-        solutions.group_solutions(thm.net("tanh"), thm.X, thm.Y, thm.masks(), p, out_tol=0.0)
+        solutions.group_solutions(thm.net("tanh"), p, thm.X, thm.Y, thm.masks(), out_tol=0.0)

@@ -129,8 +129,8 @@ def distinct_solutions(cfg: Table3Config, net, params, labels: np.ndarray, loss_
     other = np.flatnonzero(labels == "other")
     if other.size:
         sub = jax.tree.map(lambda p: np.asarray(p)[other], params)
-        g = solutions.group_solutions(net, thm.X, thm.Y, thm.masks(), sub, out_tol=cfg.solution_tol,
-                                      loss_tol=cfg.solution_tol, kind=cfg.loss, dtype=np.asarray(loss_half).dtype
+        g = solutions.group_solutions(net, sub, thm.X, thm.Y, thm.masks(), out_tol=cfg.solution_tol,
+                                      loss_tol=cfg.solution_tol, loss=cfg.loss, dtype=np.asarray(loss_half).dtype
                                       if jax.config.read("jax_enable_x64") else np.float32)
         groups += [other[g.group == k] for k in range(g.n_groups)]
     out = []
@@ -143,7 +143,7 @@ def distinct_solutions(cfg: Table3Config, net, params, labels: np.ndarray, loss_
 
 def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, gtol: float = 1e-3,
                      eig_atol: float = 1e-4) -> list:
-    """The solutions with ``"curvature"`` (``curvature.classify`` at the representative: not
+    """The solutions with ``"curvature"`` (``curvature.classify_critical_point`` at the representative: not
     critical / saddle / flat minimum with its number of flat directions / strict minimum;
     exact 8×8 Hessian on the free weights) and ``"n_flat"`` added: new dicts, ``sols`` is
     not changed. Tolerances: gradient ≤ ``gtol``; an eigenvalue is zero when ≤ ``eig_atol``.
@@ -151,11 +151,12 @@ def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, 
     thm = Theorem6(*cfg.y)
     net = thm.net(activation)
     dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
-    f, space = curvature.masked_objective(net, thm.X, thm.Y, thm.masks(), kind="half_sum", dtype=dtype)
+    f, space = curvature.masked_objective(net, thm.X, thm.Y, thm.masks(), loss="half_sum", dtype=dtype)
     out = []
     for s in sols:
         p = jax.tree.map(lambda a: np.asarray(a, dtype)[s["representative"]], params)
-        c = curvature.classify(f, space.flatten(nets.apply_masks(p, space.masks), check=False), gtol=gtol, eig_atol=eig_atol)
+        c = curvature.classify_critical_point(f, space.flatten(nets.apply_masks(p, space.masks), check=False), gtol=gtol,
+                                              eig_atol=eig_atol)
         out.append({**s, "curvature": c.label, "n_flat": int(c.to_dict().get("n_flat") or 0)})
     return out
 
