@@ -316,7 +316,7 @@ def default_batch_size(net: MLP) -> int:
     """
     if jax.default_backend() != "cpu":
         return 0
-    n_params = sum(int(np.prod(s)) for s in jax.tree.leaves(nets.shapes(net), is_leaf=nets._is_shape))
+    n_params = nets.num_free(nets.dense_masks(net, np.float32))
     return int(np.clip(2**16 // n_params, 1, 128))
 
 
@@ -444,7 +444,9 @@ class TrialsPlan:
         return -(-self.n_trials // self.chunk_size)
 
     def chunk_rows(self, c: int) -> np.ndarray:
-        """Positions (into ``trial_ids``) of the trials of chunk ``c``."""
+        """Positions (into ``trial_ids``) of the trials of chunk ``c``, ``0 <= c < n_chunks``."""
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < self.n_chunks:
+            raise ValueError(f"c: expected a chunk index in 0..{self.n_chunks - 1}, got {c!r}")
         return np.arange(c * self.chunk_size, min((c + 1) * self.chunk_size, self.n_trials))
 
     def put(self, a):
@@ -684,7 +686,7 @@ def merge(plan: TrialsPlan, parts: list) -> TrialsResult:
     if merged["loss"].shape[0] != plan.n_trials:
         raise ValueError(f"parts: hold {merged['loss'].shape[0]} trials, expected n_trials={plan.n_trials}")
     cfg = plan.config
-    ptree = jax.tree.structure(nets.shapes(plan.net), is_leaf=nets._is_shape)
+    ptree = jax.tree.structure(nets.dense_masks(plan.net, np.float32))  # the params' tree structure
     n_leaves = ptree.num_leaves
     params = jax.tree.unflatten(ptree, [merged[f"param_{i}"] for i in range(n_leaves)])
     phist = jax.tree.unflatten(ptree, [merged[f"phist_{i}"] for i in range(n_leaves)]) if "phist_0" in merged else None

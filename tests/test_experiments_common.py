@@ -12,7 +12,8 @@ import jax
 import numpy as np
 import pytest
 
-from landscape import cli, masks as masks_lib, nets, structure
+from landscape import cli, nets, structure
+from landscape import masks as masks_lib
 from landscape.experiments import _common, deep_linear, deep_nonlinear
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -51,10 +52,13 @@ def test_case_seed_is_injective_and_the_01_rule():
     seen = {_common.case_seed(s, i) for s in range(-3, 4) for i in range(1000)}
     assert len(seen) == 7 * 1000  # brute force: no two (seed, case) pairs share a seed
     assert _common.case_seed(7, 3) == 7003  # landscape 0.1's seed*1000 + i: earlier figures reproduce
-    for bad in (-1, 1000, 2.0, True):
-        with pytest.raises(ValueError, match="i: expected"):
+    for bad in (-1, 1000):
+        with pytest.raises(ValueError, match="i: expected 0 <= i < 1000"):
             _common.case_seed(0, bad)
-    with pytest.raises(ValueError, match="seed: expected an integer"):
+    for bad in (2.0, True):
+        with pytest.raises(TypeError, match="i: expected an integer"):
+            _common.case_seed(0, bad)
+    with pytest.raises(TypeError, match="seed: expected an integer"):
         _common.case_seed("0", 1)
 
 
@@ -89,16 +93,21 @@ def test_output_folder(tmp_path):
         _common.output_folder("")
 
 
+def _read(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def test_write_json_replaces_only_the_same_settings(tmp_path):
     p = str(tmp_path / "s.json")
     _common.write_json(p, {"config": {"lr": 0.1}, "value": 1})
     _common.write_json(p, {"config": {"lr": 0.1}, "value": 2})  # same settings recomputed: replaced
-    assert json.load(open(p))["value"] == 2
+    assert _read(p)["value"] == 2
     with pytest.raises(FileExistsError, match="other settings"):
         _common.write_json(p, {"config": {"lr": 0.2}, "value": 3})
-    assert json.load(open(p))["value"] == 2  # untouched
+    assert _read(p)["value"] == 2  # untouched
     _common.write_json(p, {"config": {"lr": 0.2}, "value": 3}, overwrite=True)
-    assert json.load(open(p)) == {"config": {"lr": 0.2}, "value": 3}
+    assert _read(p) == {"config": {"lr": 0.2}, "value": 3}
     assert os.listdir(tmp_path) == ["s.json"]  # no temporary file left behind
 
 

@@ -228,6 +228,8 @@ def test_chunks_run_separately_and_merged_equal_train():
     np.testing.assert_array_equal(res.status, ref.status)
     assert res.config["fingerprint"] == ref.config["fingerprint"]
     assert calls and all(steps % 100 == 0 and 0 <= n <= 3 for steps, n in calls)
+    with pytest.raises(ValueError, match="c: expected a chunk index in 0..2, got 3"):
+        plan.chunk_rows(3)
     with pytest.raises(ValueError, match="rows: expected 1..3 positions"):
         trials.run_chunk(plan, np.arange(4))
     with pytest.raises(ValueError, match="parts: hold 3 trials, expected n_trials=7"):

@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import time
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -73,11 +73,12 @@ def case_seed(seed: int, i: int) -> int:
     matter: ``fold_in(key(seed), trial_id)`` inside ``trials.train``.)
 
     Raises:
-      ValueError: ``i`` outside ``[0, 1000)`` or a non-integer argument.
+      TypeError: a non-integer argument.
+      ValueError: ``i`` outside ``[0, 1000)``.
     """
     for name, v in (("seed", seed), ("i", i)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"{name}: expected an integer, got {v!r}")
+            raise TypeError(f"{name}: expected an integer, got {v!r}")
     if not 0 <= i < SEEDS_PER_RUN:
         raise ValueError(f"i: expected 0 <= i < {SEEDS_PER_RUN} (cases per run seed), got {i}")
     return int(seed) * SEEDS_PER_RUN + int(i)

@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from landscape import data, io, masks as masks_lib, nets, ranks, structure, trials
+from landscape import data, io, masks as masks_lib, nets, ranks, structure
 from landscape.experiments import _common
 
 
