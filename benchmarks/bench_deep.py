@@ -6,7 +6,7 @@
    net, masked vs the same dense computation (no masks), float32, jit.
 2. k sparsity levels in one program (masks as data, a leading trial axis;
    ``trials.train`` loops over them with ``lax.map`` on CPU, or vmaps with
-   ``micro_batch=k``) vs k separate ``trials.train`` calls; ``--steps`` GD steps
+   ``batch_size=k``) vs k separate ``trials.train`` calls; ``--steps`` GD steps
    each, compile included and excluded.
 Timings are medians of ``--repeats`` runs, measured side by side (interleaved).
 """
@@ -67,8 +67,8 @@ def bench_levels(k: int, steps: int, repeats: int):
     stacked = tuple({"W": np.stack([m[l]["W"] for m in ms])} for l in range(net.depth))
     kw = dict(learning_rate=0.01, loss="mean", max_steps=steps, gtol=0.0, history_stride=steps)
 
-    def one_program(micro=None):
-        return trials.train(net, ds.X, ds.Y, masks=stacked, n_trials=k, micro_batch=micro, **kw).loss
+    def one_program(batch_size=None):
+        return trials.train(net, ds.X, ds.Y, masks=stacked, n_trials=k, batch_size=batch_size, **kw).loss
 
     def separate():
         return [trials.train(net, ds.X, ds.Y, masks=m, n_trials=1, **kw).loss for m in ms]

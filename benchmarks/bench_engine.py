@@ -3,8 +3,8 @@
     python benchmarks/bench_engine.py [--steps 10000] [--repeats 3]
 
 Times ``trials.train`` on the Table 3 tanh net (8 weights) for several
-``micro_batch`` values (trials vmapped together; the rest looped with
-``lax.map``) with ``n_trials == micro_batch``, once with the broadcast
+``batch_size`` values (trials vmapped together; the rest looped with
+``lax.map``) with ``n_trials == batch_size``, once with the broadcast
 multiply-sum used for tiny layers and once with a plain batched ``W @ h``.
 Compiled beforehand; medians of the repeats, in ns per trial-step.
 """
@@ -23,7 +23,7 @@ from landscape.theory import Theorem6
 def ns_per_trial_step(n: int, steps: int, repeats: int) -> float:
     thm = Theorem6()
     cfg = trials.TrainConfig(max_steps=steps, gtol=0.0, chunk_steps=steps, history_stride=steps)
-    kw = dict(masks=thm.masks(), n_trials=n, config=cfg, micro_batch=n)
+    kw = dict(masks=thm.masks(), n_trials=n, config=cfg, batch_size=n)
     trials.train(thm.net("tanh"), thm.X, thm.Y, **kw)  # compile
     times = []
     for _ in range(repeats):

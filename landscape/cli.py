@@ -46,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+USER_ERRORS = (ValueError, TypeError, FileExistsError)
+"""Errors that mean bad input (arguments, data, an output file of other settings): one line, exit 2."""
+
+
+def report_error(command: str, e: BaseException) -> int:
+    """Prints ``landscape <command>: error: <message>`` on stderr; returns the exit status 2."""
+    print(f"landscape {command}: error: {e}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "x64", False) or getattr(args, "dtype", None) == "float64":
@@ -55,9 +65,8 @@ def main(argv=None) -> int:
     enable_compilation_cache()
     try:
         return int(args._module.main(args) or 0)
-    except ValueError as e:  # bad input: one clear line, no traceback
-        print(f"landscape {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except USER_ERRORS as e:  # bad input, the same for every command: one clear line, no traceback
+        return report_error(args.command, e)
 
 
 if __name__ == "__main__":

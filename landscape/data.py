@@ -192,12 +192,12 @@ def load(name: str, *, n: int = 400, seed: int = 0, d_y: int = 10, d_x: int = 10
     raise ValueError(f"name: expected one of {DATASETS}, got {name!r}")
 
 
-def least_squares_loss(X, Y, kind: str = "half_sum", inputs=None) -> float:
+def least_squares_loss(X, Y, loss: str = "half_sum", inputs=None) -> float:
     """``L* = min_W L(WX)``: the linear-regression optimum (float64 ``lstsq``).
 
     Args:
       X: ``(d_x, n)``; Y: ``(d_y, n)``.
-      kind: ``"half_sum"`` (½‖·‖_F²) or ``"mean"`` (mean of squares).
+      loss: ``"half_sum"`` (½‖·‖_F²) or ``"mean"`` (mean of squares).
       inputs: optional indices of the inputs the network can use (those with a
         path to an output); default all.
     """
@@ -207,8 +207,8 @@ def least_squares_loss(X, Y, kind: str = "half_sum", inputs=None) -> float:
         X = X[np.asarray(inputs)]
     W, *_ = np.linalg.lstsq(X.T, Y.T, rcond=None)
     r = X.T @ W - Y.T
-    if kind == "half_sum":
+    if loss == "half_sum":
         return float(0.5 * np.sum(r * r))
-    if kind == "mean":
+    if loss == "mean":
         return float(np.mean(r * r))
-    raise ValueError(f"kind: expected 'half_sum' or 'mean', got {kind!r}")
+    raise ValueError(f"loss: expected 'half_sum' or 'mean', got {loss!r}")

@@ -32,7 +32,7 @@ import json
 import os
 import platform
 import zipfile
-from typing import Any, ClassVar, Iterable, Optional
+from typing import ClassVar, Iterable, Optional
 
 import numpy as np
 

@@ -185,19 +185,20 @@ def apply(net: MLP, params: Params, X: jax.Array, masks: Optional[Masks] = None)
     return hidden_outputs(net, params, X, masks)[-1]
 
 
-def loss_from_output(F: jax.Array, Y: jax.Array, kind: str = "half_sum") -> jax.Array:
+def loss_from_output(F: jax.Array, Y: jax.Array, loss: str = "half_sum") -> jax.Array:
     """``½‖F − Y‖_F²`` (``"half_sum"``) or ``mean((F − Y)²)`` (``"mean"``)."""
     r = F - Y
-    if kind == "half_sum":
+    if loss == "half_sum":
         return 0.5 * jnp.sum(r * r)
-    if kind == "mean":
+    if loss == "mean":
         return jnp.mean(r * r)
-    raise ValueError(f"loss: unknown convention {kind!r}; expected one of {LOSSES}")
+    raise ValueError(f"loss: unknown convention {loss!r}; expected one of {LOSSES}")
 
 
-def loss(net: MLP, params: Params, X: jax.Array, Y: jax.Array, masks: Optional[Masks] = None, kind: str = "half_sum") -> jax.Array:
-    """The training loss (Eq. 1 for ``kind="half_sum"``), a scalar."""
-    return loss_from_output(apply(net, params, X, masks), Y, kind)
+def loss(net: MLP, params: Params, X: jax.Array, Y: jax.Array, masks: Optional[Masks] = None, loss: str = "half_sum") -> jax.Array:
+    """The training loss, a scalar: ``½‖f(X) − Y‖_F²`` (Eq. 1) for ``loss="half_sum"``,
+    ``mean((f(X) − Y)²)`` (PyTorch's ``MSELoss``) for ``loss="mean"``."""
+    return loss_from_output(apply(net, params, X, masks), Y, loss)
 
 
 def num_free(masks: Masks) -> int:

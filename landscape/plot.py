@@ -1,14 +1,22 @@
-"""Figures of loss slices (``slices.Grid``), in one style; plots never recompute.
+"""Every figure of the library, in one style; plots never recompute.
 
-Every function takes a ``Grid`` (or several) and returns a matplotlib
-``Figure``; ``save(fig, path)`` writes PNG and/or PDF and closes it. Overlays
-stored in the grid (``grid.overlays``: name -> ``(m, ndim)`` or ``(m, ndim +
-1)`` coordinates, the extra column a loss height for 3D) are drawn as points
-(``m = 1``) or lines, styled by ``grid.config["overlay_styles"][name]``
-(matplotlib keyword arguments, e.g. ``{"color": "red"}``) when present.
-Extra overlays can be passed as ``overlays={name: xy}``.
+Every function takes result objects and returns a matplotlib ``Figure``;
+``save(fig, path)`` writes PNG and/or PDF and closes it.
 
-The Agg backend is used unless another one was chosen before import.
+* Loss slices (``slices.Grid``): ``contour``, ``surface3d``, ``profile``,
+  ``figure5``. Overlays stored in the grid (``grid.overlays``: name -> ``(m,
+  ndim)`` or ``(m, ndim + 1)`` coordinates, the extra column a loss height for
+  3D) are drawn as points (``m = 1``) or lines, styled by
+  ``grid.config["overlay_styles"][name]`` (matplotlib keyword arguments, e.g.
+  ``{"color": "red"}``) when present. Extra overlays can be passed as
+  ``overlays={name: xy}``.
+* The experiments: ``table3`` (``Table3Result``), ``figure3`` (``Fig3Result``),
+  ``figure4`` (``Fig4Result``), ``path_report`` (``paths.PathReport``).
+
+This is the only module of the package that touches matplotlib's backend: on
+import it selects Agg (files only, no window) unless a backend was already
+chosen -- ``matplotlib.pyplot`` imported, ``$MPLBACKEND`` set (Jupyter sets it,
+so notebooks keep their inline figures) or a backend named in a matplotlibrc.
 
 Example:
   >>> fig = contour(grid, log=True)
@@ -19,12 +27,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import Optional, Sequence
 
 import matplotlib
 
-if "matplotlib.pyplot" not in __import__("sys").modules:
-    matplotlib.use("Agg")
+
+def _select_backend() -> None:
+    """Agg unless the user or the environment already chose a backend (see the module docstring)."""
+    if "matplotlib.pyplot" in sys.modules or os.environ.get("MPLBACKEND"):
+        return
+    try:
+        chosen = matplotlib.get_backend(auto_select=False)
+    except TypeError:  # matplotlib < 3.10 has no auto_select
+        chosen = matplotlib.rcParams._get_backend_or_none()
+    if chosen is None:
+        matplotlib.use("Agg")
+
+
+_select_backend()
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
@@ -317,4 +338,131 @@ def figure5(grid, *, log: bool = False, title: Optional[str] = None):
         contour(grid, log=True, ax=ax2)
         act = grid.config.get("activation", "")
         fig.suptitle(title or f"Figure 5 ({act}): t·θ̃(a) + (1−t)·θ(a, b), b = {grid.config.get('b', '')}; valley in red")
+    return fig
+
+
+# ----------------------------------------------------------------------------- the experiments' figures
+
+TABLE3_COLORS = {"global": "#2b8cbe", "valley": "#e34a33", "other": "#fdbb84", "unconverged": "#bdbdbd", "diverged": "#252525"}
+"""Colour of each Table 3 end-point label."""
+
+
+def table3(result):
+    """Table 3 as stacked bars: the outcome fractions per activation, Wilson 95%
+    intervals on ``global`` and ``valley``, the paper's global fraction as a
+    dashed black line.
+
+    Args:
+      result: a ``landscape.experiments.table3.Table3Result``.
+
+    Returns:
+      The Figure.
+    """
+    rows = result.to_dict()["activations"]  # counts, fractions and Wilson intervals, as the result states them
+    acts = list(rows)
+    labels = list(rows[acts[0]]["counts"])
+    fig, ax = plt.subplots(figsize=(1.6 * len(acts) + 2.5, 4.0))
+    x = np.arange(len(acts))
+    bottom = np.zeros(len(acts))
+    for lab in labels:
+        frac = np.array([rows[a]["fractions"][lab] for a in acts])
+        ax.bar(x, frac, 0.6, bottom=bottom, color=TABLE3_COLORS.get(lab), label=lab, edgecolor="white", linewidth=0.5)
+        if lab in ("global", "valley"):
+            ci = np.array([rows[a]["wilson95"][lab] for a in acts])
+            ax.errorbar(x + (0.12 if lab == "valley" else -0.12), bottom + frac, yerr=[frac - ci[:, 0], ci[:, 1] - frac],
+                        fmt="none", ecolor="k", elinewidth=0.8, capsize=2)
+        bottom += frac
+    for i, a in enumerate(acts):
+        if rows[a].get("paper"):
+            ax.plot([i - 0.3, i + 0.3], [rows[a]["paper"]["global"] / 100] * 2, "k--", lw=1.2)
+    ax.plot([], [], "k--", lw=1.2, label="paper: global fraction")
+    ax.set_xticks(x, acts)
+    ax.set_ylabel("fraction of trials")
+    ax.set_ylim(0, 1)
+    cfg = result.config
+    ax.set_title(f"Table 3: {cfg.n_trials} GD trials/activation, lr {cfg.learning_rate}, {cfg.max_steps} steps ({cfg.loss})", fontsize=9)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def figure3(result):
+    """Figure 3: ``L − L*`` on a log scale, one panel per experiment; values below
+    the dtype's resolution ``eps·L*`` are drawn at that floor (dotted line).
+
+    Args:
+      result: a ``landscape.experiments.deep_linear.Fig3Result``.
+
+    Returns:
+      The Figure.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    eps = np.finfo(result.config.get("dtype", "float32")).eps
+    for ax, (name, p) in zip(axes, (("(a) first layer sparse, d_y=10", result.a), ("(b) all layers sparse, d_y=1", result.b))):
+        floor = eps * float(np.max(p.loss_star))  # below this, L − L* is round-off of the loss itself
+        for i, d in enumerate(p.densities):
+            eff = f" (eff. {p.effective_density[i]:.2f})" if name.startswith("(b)") else ""
+            ax.semilogy(p.history_steps, np.maximum(p.gap[i], floor), label=f"{d:g}" + eff)
+        ax.axhline(floor, color="gray", ls=":", lw=1, label="round-off (eps·L*)")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+        ax.set_title(name)
+        ax.set_xlabel("GD step")
+        ax.set_ylabel("L − L*")
+        ax.legend(title="density", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def figure4(result):
+    """Figure 4: loss (log scale) on top, the rank of every hidden layer's output
+    below; one column per activation, one colour per density (darker: deeper layer).
+
+    Args:
+      result: a ``landscape.experiments.deep_nonlinear.Fig4Result``.
+
+    Returns:
+      The Figure.
+    """
+    k = len(result.runs)
+    fig, axes = plt.subplots(2, k, figsize=(5 * k, 7), squeeze=False)
+    for c, r in enumerate(result.runs):
+        for i, d in enumerate(result.densities):
+            axes[0, c].semilogy(r.history_steps, np.maximum(r.history[i], np.finfo(float).tiny), label=f"{d:g}")
+            for l in range(r.rank.shape[-1]):
+                axes[1, c].plot(r.rank_steps, r.rank[i, :, l], marker=".", color=f"C{i}", alpha=0.4 + 0.6 * (l + 1) / r.rank.shape[-1],
+                                label=f"{d:g}-L{l + 1}")
+        axes[0, c].set_title(f"{r.activation}: loss")
+        axes[0, c].legend(title="density", fontsize=8)
+        axes[1, c].set_title(f"{r.activation}: rank of hidden outputs")
+        axes[1, c].set_xlabel("GD step")
+        axes[1, c].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def path_report(report):
+    """The loss along a verified path (top) and its gap to the infimum on a log
+    scale (bottom); segment boundaries as grey lines. The title states the
+    verdict of ``paths.verify`` (``report.passed``) and the largest rise.
+
+    Args:
+      report: a ``landscape.paths.PathReport``.
+
+    Returns:
+      The Figure.
+    """
+    fig, (ax, gx) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, constrained_layout=True)
+    ax.plot(report.s, report.losses, lw=1.5)
+    if np.isfinite(report.infimum):
+        ax.axhline(report.infimum, color="k", ls="--", lw=1, label=f"infimum {report.infimum:.6g}")
+        gap = np.maximum(report.losses - report.infimum, 1e-17)
+        gx.semilogy(report.s, gap, lw=1.5)
+        gx.set_ylabel("loss − infimum")
+        ax.legend(loc="upper right")
+    for k in range(len(report.labels) + 1):
+        for a in (ax, gx):
+            a.axvline(k, color="0.8", lw=0.8, zorder=0)
+    ax.set_ylabel("loss (½ sum)")
+    gx.set_xlabel("position s along the path (segment k = [k, k+1])")
+    ax.set_title(f"{'PASS' if report.passed else 'FAIL'} {report.theorem}: max rise {report.max_increase:.2g}")
     return fig

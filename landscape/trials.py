@@ -6,6 +6,22 @@ every local device (a ``NamedSharding`` on a ``"trials"`` axis). The Python loop
 only walks over chunks of steps (early exit once every trial has stopped,
 progress hook, checkpoint) and over chunks of trials (bounded memory).
 
+``train`` is three steps, each usable on its own (e.g. to run some chunks of
+trials on one host and others elsewhere):
+
+* ``prepare(net, X, Y, ...) -> TrialsPlan``: validation, config, masks,
+  initial params, trial ids, device mesh, compiled programs, fingerprint;
+* ``run_chunk(plan, rows) -> dict``: the trials at positions ``rows`` of
+  ``plan.trial_ids`` (at most ``plan.chunk_size`` of them) through the compiled
+  loop over chunks of steps, with early exit; a hook after every chunk of steps
+  (progress, checkpoint) and an optional state to resume from;
+* ``merge(plan, parts) -> TrialsResult``: the per-chunk outputs, in order.
+
+Vocabulary: ``batch_size`` trials are vmapped together inside the compiled
+program (the rest are looped over with ``lax.map``); ``chunk_size`` trials go
+through one compiled call (and one checkpoint write); ``TrainConfig.chunk_steps``
+counts steps per compiled call.
+
 Per trial:
   * key ``jax.random.fold_in(jax.random.key(seed), trial_id)``: a trial's numbers
     depend only on (seed, trial id), not on batch size, chunking or devices;
@@ -242,9 +258,9 @@ class TrialsResult(io.Saveable):
 # ----------------------------------------------------------------------------- compiled core
 
 
-def _loss_and_grad(net: MLP, loss_kind: str):
+def _loss_and_grad(net: MLP, loss: str):
     def f(params, X, Y, masks):
-        return nets.loss(net, params, X, Y, masks, loss_kind)
+        return nets.loss(net, params, X, Y, masks, loss)
 
     return jax.value_and_grad(f)
 
@@ -291,8 +307,8 @@ def _make_step(net: MLP, cfg: TrainConfig, opt):
     return step
 
 
-def default_micro_batch(net: MLP) -> int:
-    """Trials vmapped together inside a compiled chunk (the rest loop via ``lax.map``).
+def default_batch_size(net: MLP) -> int:
+    """Trials vmapped together inside a compiled call (the rest loop via ``lax.map``).
 
     On accelerators: all of them (0). On CPU a wide vmap of tiny nets fell off a
     5x cliff above ~200 trials and a vmap of big nets turns matmuls into slow
@@ -300,17 +316,17 @@ def default_micro_batch(net: MLP) -> int:
     """
     if jax.default_backend() != "cpu":
         return 0
-    n_params = sum(int(np.prod(s)) for s in jax.tree.leaves(nets.shapes(net), is_leaf=nets._is_shape))
+    n_params = nets.num_free(nets.dense_masks(net, np.float32))
     return int(np.clip(2**16 // n_params, 1, 128))
 
 
 @functools.lru_cache(maxsize=64)
-def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, micro: int):
+def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, batch_size: int):
     """jit-compiled ``(init, chunk)`` for one static setting, cached across calls.
 
     ``chunk`` runs ``cfg.chunk_steps`` steps of every trial: ``shard_map`` over
-    the devices' trials, ``lax.map`` over micro-batches of ``micro`` trials,
-    ``vmap`` inside a micro-batch, ``scan`` over steps.
+    the devices' trials, ``lax.map`` over batches of ``batch_size`` trials
+    (0: one batch), ``vmap`` inside a batch, ``scan`` over steps.
     """
     step = _make_step(net, cfg, opt)
     stride, n_rec = cfg.history_stride, cfg.chunk_steps // cfg.history_stride
@@ -338,8 +354,8 @@ def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, micro:
 
     def local_chunk(state, X, Y, masks):
         if batched_masks:
-            return jax.lax.map(lambda sm: chunk_one(sm[0], X, Y, sm[1]), (state, masks), batch_size=micro or None)
-        return jax.lax.map(lambda s: chunk_one(s, X, Y, masks), state, batch_size=micro or None)
+            return jax.lax.map(lambda sm: chunk_one(sm[0], X, Y, sm[1]), (state, masks), batch_size=batch_size or None)
+        return jax.lax.map(lambda s: chunk_one(s, X, Y, masks), state, batch_size=batch_size or None)
 
     mask_spec = P("trials") if batched_masks else P()
     if mesh is not None:
@@ -369,7 +385,77 @@ def _init_program(sizes, bias, dtype, init_scale, opt, batched_masks, mesh):
     return jax.jit(init, **out)
 
 
-# ----------------------------------------------------------------------------- driver
+# ----------------------------------------------------------------------------- prepare
+
+
+_RENAMED = {"micro_batch": "batch_size", "trial_batch": "chunk_size"}
+"""Arguments of landscape 0.1 renamed since (named in the error message only)."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrialsPlan:
+    """A validated run of trials, ready for ``run_chunk`` (from ``prepare``).
+
+    Attributes:
+      net: the network.
+      config: the ``TrainConfig``.
+      optimizer: the optax transformation the trials use.
+      seed: root seed; trial ``trial_ids[i]`` uses ``fold_in(key(seed), trial_ids[i])``.
+      X, Y: host data ``(d_x, n)``, ``(d_y, n)`` in ``config.dtype``.
+      masks: host masks, shared or with a leading trial axis (``masks_per_trial``).
+      masks_per_trial: whether ``masks`` has a leading ``n_trials`` axis.
+      params0: host starting params with a leading trial axis, or None (init from the keys).
+      trial_ids: ``(n_trials,)`` int64.
+      chunk_size: trials per compiled call (a multiple of ``n_devices``; a
+        shorter chunk is padded to it, so one compiled program serves all).
+      batch_size: trials vmapped together per device inside the program (0: all).
+      mesh: the ``"trials"`` device mesh, or None on one device.
+      n_devices: devices the trials are sharded over.
+      meta: the run's self-description (``TrialsResult.config``).
+      settings: what a checkpoint must have been written with (``meta`` less
+        the device count, versions and fingerprint).
+      fingerprint: ``io.fingerprint`` of the settings and every input array.
+    """
+
+    net: MLP
+    config: TrainConfig
+    optimizer: Any
+    seed: int
+    X: np.ndarray
+    Y: np.ndarray
+    masks: Any
+    masks_per_trial: bool
+    params0: Any
+    trial_ids: np.ndarray
+    chunk_size: int
+    batch_size: int
+    mesh: Any
+    n_devices: int
+    meta: dict
+    settings: dict
+    fingerprint: str
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.trial_ids.shape[0])
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.n_trials // self.chunk_size)
+
+    def chunk_rows(self, c: int) -> np.ndarray:
+        """Positions (into ``trial_ids``) of the trials of chunk ``c``, ``0 <= c < n_chunks``."""
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < self.n_chunks:
+            raise ValueError(f"c: expected a chunk index in 0..{self.n_chunks - 1}, got {c!r}")
+        return np.arange(c * self.chunk_size, min((c + 1) * self.chunk_size, self.n_trials))
+
+    def put(self, a):
+        """``a`` (leading trial axis) on the devices, sharded over ``"trials"``."""
+        return jnp.asarray(a) if self.mesh is None else jax.device_put(a, NamedSharding(self.mesh, P("trials")))
+
+    def replicate(self, a):
+        """``a`` on every device."""
+        return jnp.asarray(a) if self.mesh is None else jax.device_put(a, NamedSharding(self.mesh, P()))
 
 
 def _trials_mesh(n_devices: Optional[int]):
@@ -381,6 +467,236 @@ def _trials_mesh(n_devices: Optional[int]):
     if len(devices) == 1:
         return None, 1
     return jax.sharding.Mesh(np.array(devices), ("trials",)), len(devices)
+
+
+def _count(value, name: str, *, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _config(config: Optional[TrainConfig], optimizer, config_kwargs: dict) -> tuple:
+    """``(TrainConfig, optax transformation, its description)`` from ``train``'s arguments."""
+    config_kwargs = dict(config_kwargs)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for k in config_kwargs:
+        if k not in fields:
+            hint = f" (renamed to {_RENAMED[k]!r})" if k in _RENAMED else ""
+            raise TypeError(f"train: unexpected keyword argument {k!r}{hint}; expected a train argument or a TrainConfig "
+                            f"field ({', '.join(sorted(fields))})")
+    if isinstance(optimizer, str):  # a name: part of the static config
+        config_kwargs["optimizer"], optimizer = optimizer, None
+    if config is None:
+        config = TrainConfig(**config_kwargs)
+    elif config_kwargs:
+        config = dataclasses.replace(config, **config_kwargs)
+    if optimizer is None:
+        opt = make_optimizer(config.optimizer, float(config.learning_rate), config.optimizer_kwargs)
+        return config, opt, {"name": config.optimizer, "learning_rate": config.learning_rate, **dict(config.optimizer_kwargs)}
+    return config, optimizer, {"name": "custom", "repr": repr(optimizer)[:200]}
+
+
+def prepare(
+    net: MLP,
+    X,
+    Y,
+    *,
+    masks=None,
+    n_trials: int = 100,
+    seed: int = 0,
+    config: Optional[TrainConfig] = None,
+    optimizer: Union[str, optax.GradientTransformation, None] = None,
+    params0=None,
+    trial_ids=None,
+    chunk_size: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    n_devices: Optional[int] = None,
+    **config_kwargs,
+) -> TrialsPlan:
+    """Validates a run of trials and sets it up (arguments as ``train``).
+
+    Returns:
+      A ``TrialsPlan``: host arrays in the config's dtype, the device mesh,
+      the compiled programs' settings and the run's fingerprint.
+
+    Raises:
+      ValueError, TypeError: bad arguments, naming them.
+    """
+    config, opt, opt_desc = _config(config, optimizer, config_kwargs)
+    n_trials = _count(n_trials, "n_trials", low=1)
+    if config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
+        raise ValueError("dtype: 'float64' needs jax.config.update('jax_enable_x64', True) before any JAX work")
+    dtype = np.dtype(config.dtype)
+    X, Y = nets.check_data(net, X, Y)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    per_trial = False
+    if masks is None:
+        masks = nets.dense_masks(net, dtype)
+    else:
+        first = np.asarray(jax.tree.leaves(masks)[0])
+        per_trial = first.ndim == 3
+        masks = nets.check_masks(net, masks, batched=per_trial)
+        if per_trial and first.shape[0] != n_trials:
+            raise ValueError(f"masks: a per-trial mask needs a leading axis of n_trials={n_trials}, got {first.shape[0]}")
+        masks = jax.tree.map(lambda m: np.asarray(m, dtype), masks)
+    if params0 is not None:
+        params0 = nets.check_params(net, params0, batched=True)
+        if np.shape(jax.tree.leaves(params0)[0])[0] != n_trials:
+            raise ValueError(f"params0: expected a leading axis of n_trials={n_trials}")
+        params0 = jax.tree.map(lambda p: np.asarray(p, dtype), params0)
+    trial_ids = np.arange(n_trials, dtype=np.int64) if trial_ids is None else np.asarray(trial_ids, dtype=np.int64)
+    if trial_ids.shape != (n_trials,):
+        raise ValueError(f"trial_ids: expected shape ({n_trials},), got {trial_ids.shape}")
+
+    mesh, n_dev = _trials_mesh(n_devices)
+    chunk = min(n_trials, 2**17) if chunk_size is None else _count(chunk_size, "chunk_size", low=1)
+    chunk = -(-chunk // n_dev) * n_dev
+    batch = default_batch_size(net) if batch_size is None else _count(batch_size, "batch_size", low=0)
+    batch = min(batch, chunk // n_dev)
+
+    meta = {"net": net.to_dict(), "train": config.to_dict(), "optimizer": opt_desc, "seed": int(seed),
+            "n_trials": n_trials, "masks_per_trial": per_trial, "n_devices": n_dev, "chunk_size": chunk,
+            "batch_size": batch,
+            "stopping_rule": f"converged when ||grad L||_2 <= {config.gtol}; diverged when loss is not finite or > {config.diverge_loss}"}
+    meta["data"] = {"X": io.digest(X), "Y": io.digest(Y)}
+    settings = {k: v for k, v in meta.items() if k != "n_devices"}
+    meta["versions"] = io.versions()
+    fingerprint = io.fingerprint(settings, [X, Y, trial_ids, *jax.tree.leaves(masks), *jax.tree.leaves(params0)])
+    meta["fingerprint"] = fingerprint
+    return TrialsPlan(net=net, config=config, optimizer=opt, seed=int(seed), X=X, Y=Y, masks=masks, masks_per_trial=per_trial,
+                      params0=params0, trial_ids=trial_ids, chunk_size=chunk, batch_size=batch, mesh=mesh, n_devices=n_dev,
+                      meta=meta, settings=settings, fingerprint=fingerprint)
+
+
+# ----------------------------------------------------------------------------- run one chunk of trials
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ChunkState:
+    """Where a chunk of trials stands between two compiled calls (what a checkpoint holds).
+
+    Attributes:
+      state: the engine state, leaves with a leading ``chunk_size`` axis (on
+        the devices while running; host arrays when read from a checkpoint).
+        Running trials donate it to the next call: read it before returning.
+      history: ``(chunk_size, n_history)`` loss history so far (host, filled in place).
+      param_history: params pytree of ``(chunk_size, n_history, ...)`` host
+        arrays, or None (``history_params`` off, or nothing recorded yet).
+      steps_done: steps run so far.
+    """
+
+    state: Any
+    history: np.ndarray
+    param_history: Any
+    steps_done: int
+
+
+def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
+              after_steps: Optional[Callable[[ChunkState, int], None]] = None) -> dict:
+    """Trains the trials at positions ``rows`` of ``plan.trial_ids`` to their end.
+
+    The chunk is padded to ``plan.chunk_size`` trials (padding repeats the last
+    trial's masks and params0 under new ids, and is dropped), so every chunk
+    runs in the same compiled program: a trial's numbers do not depend on
+    which chunk it is in.
+
+    Args:
+      plan: from ``prepare``.
+      rows: ``(k,)`` positions, ``1 <= k <= plan.chunk_size``.
+      resume: a ``ChunkState`` of these rows to continue from (a checkpoint).
+      after_steps: called as ``after_steps(chunk_state, n_stopped)`` after every
+        compiled call of ``config.chunk_steps`` steps (``n_stopped``: trials of
+        ``rows`` that have stopped); for checkpoints and progress.
+
+    Returns:
+      Host arrays with a leading ``k`` axis: ``loss``, ``grad_norm``, ``steps``,
+      ``status``, ``history``, ``param_{i}`` (params leaves) and, with
+      ``history_params``, ``phist_{i}``; ``merge`` assembles these.
+    """
+    cfg, dtype = plan.config, np.dtype(plan.config.dtype)
+    rows = np.asarray(rows, np.int64)
+    k = rows.size
+    if rows.ndim != 1 or not 1 <= k <= plan.chunk_size:
+        raise ValueError(f"rows: expected 1..{plan.chunk_size} positions, got shape {rows.shape}")
+    pad = plan.chunk_size - k
+    padded = np.concatenate([rows, np.full(pad, rows[-1])])
+    ids = plan.trial_ids[rows]
+    ids = np.concatenate([ids, ids[-1] + 1 + np.arange(pad)])  # padding trials
+    init, chunk = _programs(plan.net, cfg, plan.optimizer, plan.masks_per_trial, plan.mesh, plan.batch_size)
+    masks = (jax.tree.map(lambda m: plan.put(m[padded]), plan.masks) if plan.masks_per_trial
+             else jax.tree.map(plan.replicate, plan.masks))
+    X, Y = plan.replicate(plan.X), plan.replicate(plan.Y)
+    p0 = None if plan.params0 is None else jax.tree.map(lambda p: plan.put(p[padded]), plan.params0)
+    state = init(jnp.asarray(plan.seed, jnp.uint32), plan.put(ids.astype(np.uint32)), masks, p0)
+    hist, phist, steps_done = np.zeros((plan.chunk_size, cfg.n_history), dtype=dtype), None, 0
+    if resume is not None:
+        state = jax.tree.unflatten(jax.tree.structure(state), [plan.put(np.asarray(a)) for a in jax.tree.leaves(resume.state)])
+        hist, steps_done = np.array(resume.history), int(resume.steps_done)
+        if jax.tree.leaves(resume.param_history):
+            phist = jax.tree.unflatten(jax.tree.structure(state["params"]), [np.array(a) for a in jax.tree.leaves(resume.param_history)])
+
+    per_call = cfg.chunk_steps // cfg.history_stride
+    while steps_done < cfg.max_steps:
+        state, rec = chunk(state, X, Y, masks)
+        col = steps_done // cfg.history_stride
+        n_take = min(per_call, cfg.n_history - col)
+        rec_loss = rec[0] if cfg.history_params else rec
+        hist[:, col:col + n_take] = np.asarray(rec_loss)[:, :n_take]
+        if cfg.history_params:
+            if phist is None:
+                phist = jax.tree.map(lambda a: np.zeros((plan.chunk_size, cfg.n_history) + a.shape[2:], dtype), rec[1])
+            jax.tree.map(lambda h, r: h.__setitem__((slice(None), slice(col, col + n_take)), np.asarray(r)[:, :n_take]), phist, rec[1])
+        steps_done += cfg.chunk_steps
+        n_stopped = int(np.sum(np.asarray(state["status"])[:k] != RUNNING))
+        if after_steps is not None:
+            after_steps(ChunkState(state, hist, phist, steps_done), n_stopped)
+        if n_stopped == k:  # early exit: every trial of the chunk has stopped
+            break
+    return _chunk_outputs(cfg, state, hist, phist, steps_done, k)
+
+
+def _chunk_outputs(cfg: TrainConfig, state, hist, phist, steps_done: int, k: int) -> dict:
+    """The first ``k`` trials' final values; history past the last step repeats the last value."""
+    last = -(-steps_done // cfg.history_stride)
+    out = {name: np.asarray(state[name])[:k] for name in ("loss", "grad_norm", "steps", "status")}
+    out["status"] = np.where(out["status"] == RUNNING, MAX_STEPS, out["status"])
+    for i, leaf in enumerate(jax.tree.leaves(state["params"])):
+        out[f"param_{i}"] = np.asarray(leaf)[:k]
+    if last < cfg.n_history:  # every trial stopped early: it repeats its last value
+        hist[:, last:] = np.asarray(state["loss"])[:, None]
+        if phist is not None:
+            jax.tree.map(lambda h, p: h.__setitem__((slice(None), slice(last, None)), np.asarray(p)[:, None]), phist, state["params"])
+    out["history"] = hist[:k]
+    for i, leaf in enumerate(jax.tree.leaves(phist)):
+        out[f"phist_{i}"] = leaf[:k]
+    return out
+
+
+# ----------------------------------------------------------------------------- merge
+
+
+def merge(plan: TrialsPlan, parts: list) -> TrialsResult:
+    """The ``TrialsResult`` of every chunk's ``run_chunk`` output, in trial order.
+
+    Args:
+      plan: from ``prepare``.
+      parts: ``run_chunk`` outputs whose rows, concatenated, are ``0..n_trials-1``.
+    """
+    merged = {k: np.concatenate([d[k] for d in parts], axis=0) for k in parts[0]}
+    if merged["loss"].shape[0] != plan.n_trials:
+        raise ValueError(f"parts: hold {merged['loss'].shape[0]} trials, expected n_trials={plan.n_trials}")
+    cfg = plan.config
+    ptree = jax.tree.structure(nets.dense_masks(plan.net, np.float32))  # the params' tree structure
+    n_leaves = ptree.num_leaves
+    params = jax.tree.unflatten(ptree, [merged[f"param_{i}"] for i in range(n_leaves)])
+    phist = jax.tree.unflatten(ptree, [merged[f"phist_{i}"] for i in range(n_leaves)]) if "phist_0" in merged else None
+    return TrialsResult(params=params, loss=merged["loss"], grad_norm=merged["grad_norm"], steps=merged["steps"],
+                        status=merged["status"].astype(np.int8), history=merged["history"],
+                        history_steps=np.arange(cfg.n_history) * cfg.history_stride, trial_ids=plan.trial_ids,
+                        config=plan.meta, param_history=phist, masks=plan.masks)
+
+
+# ----------------------------------------------------------------------------- train
 
 
 def train(
@@ -395,8 +711,8 @@ def train(
     optimizer: Union[str, optax.GradientTransformation, None] = None,
     params0=None,
     trial_ids=None,
-    trial_batch: Optional[int] = None,
-    micro_batch: Optional[int] = None,
+    chunk_size: Optional[int] = None,
+    batch_size: Optional[int] = None,
     n_devices: Optional[int] = None,
     progress: Optional[Callable[[dict], None]] = None,
     checkpoint: Optional[str] = None,
@@ -410,7 +726,8 @@ def train(
       X: ``(d_x, n)`` data; Y: ``(d_y, n)`` targets.
       masks: 0/1 masks shaped like the params (shared by all trials), or with a
         leading ``n_trials`` axis (one mask per trial: e.g. several sparsity
-        levels in one program). ``None``: dense.
+        levels in one program; ``landscape.experiments._common.stack_masks``
+        stacks a list). ``None``: dense.
       n_trials: number of trials, >= 1.
       seed: root seed; trial ``i`` uses ``fold_in(key(seed), trial_ids[i])``.
       config: a ``TrainConfig``; or give its fields as keyword arguments
@@ -421,16 +738,17 @@ def train(
       params0: optional starting params with a leading trial axis (the keys are
         then unused).
       trial_ids: ``(n_trials,)`` ids, default ``arange(n_trials)``.
-      trial_batch: trials per compiled call (bounds memory); default all, at
-        most 2**17. Rounded up to a multiple of the device count; the last batch
-        is padded so that one compiled program serves every batch.
-      micro_batch: trials vmapped together inside the program (the rest are
-        looped over with ``lax.map``); 0 = all. Default: ``default_micro_batch``.
+      chunk_size: trials per compiled call and per checkpoint write (bounds
+        memory); default all, at most 2**17. Rounded up to a multiple of the
+        device count; the last chunk is padded so that one compiled program
+        serves every chunk.
+      batch_size: trials vmapped together inside the program (the rest are
+        looped over with ``lax.map``); 0 = all. Default: ``default_batch_size``.
       n_devices: shard over the first this many local devices (default all).
       progress: called after every chunk of steps with a dict (``steps_done``,
-        ``max_steps``, ``trials_done``, ``batch_trials``, ``n_trials``,
-        ``n_stopped``).
-      checkpoint: a ``.npz`` path. Finished trial batches and the state of the
+        ``max_steps``, ``trials_done``, ``batch_trials`` (trials in the current
+        chunk), ``n_trials``, ``n_stopped``).
+      checkpoint: a ``.npz`` path. Finished chunks of trials and the state of the
         current one are written there after every chunk of steps (atomically);
         calling ``train`` again with the same arguments resumes from it. A
         checkpoint written by other settings is refused (``ValueError`` naming
@@ -439,136 +757,29 @@ def train(
         ``<name>.replaced.npz`` until this run completes) and start afresh.
 
     Returns:
-      A ``TrialsResult``; results do not depend on ``trial_batch``,
-      ``micro_batch``, ``n_devices`` or ``checkpoint``.
+      A ``TrialsResult``; results do not depend on ``chunk_size``,
+      ``batch_size``, ``n_devices`` or ``checkpoint``.
     """
-    if isinstance(optimizer, str):  # a name: part of the static config
-        config_kwargs["optimizer"], optimizer = optimizer, None
-    if config is None:
-        config = TrainConfig(**config_kwargs)
-    elif config_kwargs:
-        config = dataclasses.replace(config, **config_kwargs)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials: expected an integer >= 1, got {n_trials!r}")
-    n_trials = int(n_trials)
-    if config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
-        raise ValueError("dtype: 'float64' needs jax.config.update('jax_enable_x64', True) before any JAX work")
-    dtype = np.dtype(config.dtype)
-    X, Y = nets.check_data(net, X, Y)
-    X, Y = X.astype(dtype), Y.astype(dtype)
-    batched_masks = False
-    if masks is None:
-        masks = nets.dense_masks(net, dtype)
-    else:
-        first = np.asarray(jax.tree.leaves(masks)[0])
-        batched_masks = first.ndim == 3
-        masks = nets.check_masks(net, masks, batched=batched_masks)
-        if batched_masks and first.shape[0] != n_trials:
-            raise ValueError(f"masks: a per-trial mask needs a leading axis of n_trials={n_trials}, got {first.shape[0]}")
-        masks = jax.tree.map(lambda m: np.asarray(m, dtype), masks)
-    if params0 is not None:
-        params0 = nets.check_params(net, params0, batched=True)
-        if np.shape(jax.tree.leaves(params0)[0])[0] != n_trials:
-            raise ValueError(f"params0: expected a leading axis of n_trials={n_trials}")
-        params0 = jax.tree.map(lambda p: np.asarray(p, dtype), params0)
-    trial_ids = np.arange(n_trials, dtype=np.int64) if trial_ids is None else np.asarray(trial_ids, dtype=np.int64)
-    if trial_ids.shape != (n_trials,):
-        raise ValueError(f"trial_ids: expected shape ({n_trials},), got {trial_ids.shape}")
+    plan = prepare(net, X, Y, masks=masks, n_trials=n_trials, seed=seed, config=config, optimizer=optimizer,
+                   params0=params0, trial_ids=trial_ids, chunk_size=chunk_size, batch_size=batch_size,
+                   n_devices=n_devices, **config_kwargs)
+    done, resume = _load_checkpoint(checkpoint, plan, overwrite)
+    for c in range(len(done), plan.n_chunks):
+        rows = plan.chunk_rows(c)
 
-    if optimizer is None:
-        opt = make_optimizer(config.optimizer, float(config.learning_rate), config.optimizer_kwargs)
-        opt_desc = {"name": config.optimizer, "learning_rate": config.learning_rate, **dict(config.optimizer_kwargs)}
-    else:
-        opt, opt_desc = optimizer, {"name": "custom", "repr": repr(optimizer)[:200]}
-
-    mesh, n_dev = _trials_mesh(n_devices)
-    batch = min(n_trials, 2**17) if trial_batch is None else int(trial_batch)
-    if batch < 1:
-        raise ValueError(f"trial_batch: expected >= 1, got {trial_batch}")
-    batch = -(-batch // n_dev) * n_dev
-    micro = default_micro_batch(net) if micro_batch is None else int(micro_batch)
-    micro = min(micro, batch // n_dev)
-    init, chunk = _programs(net, config, opt, batched_masks, mesh, micro)
-
-    meta = {"net": net.to_dict(), "train": config.to_dict(), "optimizer": opt_desc, "seed": int(seed),
-            "n_trials": n_trials, "masks_per_trial": batched_masks, "n_devices": n_dev, "trial_batch": batch,
-            "micro_batch": micro,
-            "stopping_rule": f"converged when ||grad L||_2 <= {config.gtol}; diverged when loss is not finite or > {config.diverge_loss}"}
-    meta["data"] = {"X": io.digest(X), "Y": io.digest(Y)}
-    settings = {k: v for k, v in meta.items() if k != "n_devices"}
-    meta["versions"] = io.versions()
-    fingerprint = io.fingerprint(settings, [X, Y, trial_ids, *jax.tree.leaves(masks), *jax.tree.leaves(params0)])
-    meta["fingerprint"] = fingerprint
-    done, resume = _load_checkpoint(checkpoint, fingerprint, settings, overwrite)
-
-    sharding = NamedSharding(mesh, P("trials")) if mesh is not None else None
-    put = (lambda a: jax.device_put(a, sharding)) if sharding is not None else jnp.asarray  # noqa: E731
-    replicated = (lambda a: jax.device_put(a, NamedSharding(mesh, P()))) if mesh is not None else jnp.asarray  # noqa: E731
-    Xd, Yd = replicated(X), replicated(Y)
-    shared_masks = None if batched_masks else jax.tree.map(replicated, masks)
-
-    n_batches = -(-n_trials // batch)
-    for b in range(len(done), n_batches):
-        lo, hi = b * batch, min((b + 1) * batch, n_trials)
-        rows = np.minimum(np.arange(lo, lo + batch), n_trials - 1)  # padding repeats the last trial's data
-        ids = np.concatenate([trial_ids[lo:hi], trial_ids[-1] + 1 + np.arange(batch - (hi - lo))])  # padding trials
-        bmasks = jax.tree.map(lambda m: put(m[rows]), masks) if batched_masks else shared_masks
-        p0 = None if params0 is None else jax.tree.map(lambda p: put(p[rows]), params0)
-        state = init(jnp.asarray(seed, jnp.uint32), put(ids.astype(np.uint32)), bmasks, p0)
-        hist = np.zeros((batch, config.n_history), dtype=dtype)
-        phist = None
-        steps_done = 0
-        if resume is not None:
-            state = jax.tree.unflatten(jax.tree.structure(state), [put(np.asarray(a)) for a in resume["state"]])
-            hist, steps_done = resume["hist"], int(resume["steps_done"])
-            if resume["phist_leaves"]:
-                phist = jax.tree.unflatten(jax.tree.structure(state["params"]), resume["phist_leaves"])
-            resume = None
-        while steps_done < config.max_steps:
-            state, rec = chunk(state, Xd, Yd, bmasks)
-            col = steps_done // config.history_stride
-            n_take = min(config.chunk_steps // config.history_stride, config.n_history - col)
-            rec_loss = rec[0] if config.history_params else rec
-            hist[:, col:col + n_take] = np.asarray(rec_loss)[:, :n_take]
-            if config.history_params:
-                if phist is None:
-                    phist = jax.tree.map(lambda a: np.zeros((batch, config.n_history) + a.shape[2:], dtype), rec[1])
-                jax.tree.map(lambda h, r: h.__setitem__((slice(None), slice(col, col + n_take)), np.asarray(r)[:, :n_take]), phist, rec[1])
-            steps_done += config.chunk_steps
-            status = np.asarray(state["status"])
-            n_stopped = int(np.sum(status[: hi - lo] != RUNNING))
+        def after_steps(cs: ChunkState, n_stopped: int, rows=rows) -> None:
             if checkpoint is not None:  # before the hook, so an interrupt there loses nothing
-                _save_checkpoint(checkpoint, fingerprint, settings, done, state, hist, steps_done, phist)
+                _save_checkpoint(checkpoint, plan, done, cs)
             if progress is not None:
-                progress({"steps_done": min(steps_done, config.max_steps), "max_steps": config.max_steps, "trials_done": lo,
-                          "batch_trials": hi - lo, "n_trials": n_trials, "n_stopped": n_stopped})
-            if n_stopped == hi - lo:
-                break
-        last = -(-steps_done // config.history_stride)
-        out = {k: np.asarray(state[k])[: hi - lo] for k in ("loss", "grad_norm", "steps", "status")}
-        out["status"] = np.where(out["status"] == RUNNING, MAX_STEPS, out["status"])
-        for i, leaf in enumerate(jax.tree.leaves(state["params"])):
-            out[f"param_{i}"] = np.asarray(leaf)[: hi - lo]
-        if last < config.n_history:  # every trial stopped early: it repeats its last value
-            hist[:, last:] = np.asarray(state["loss"])[:, None]
-            if phist is not None:
-                jax.tree.map(lambda h, p: h.__setitem__((slice(None), slice(last, None)), np.asarray(p)[:, None]), phist, state["params"])
-        out["history"] = hist[: hi - lo]
-        for i, leaf in enumerate(jax.tree.leaves(phist)):
-            out[f"phist_{i}"] = leaf[: hi - lo]
-        done.append(out)
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, fingerprint, settings, done, None, None, 0, None)
+                progress({"steps_done": min(cs.steps_done, plan.config.max_steps), "max_steps": plan.config.max_steps,
+                          "trials_done": int(rows[0]), "batch_trials": int(rows.size), "n_trials": plan.n_trials,
+                          "n_stopped": n_stopped})
 
-    merged = {k: np.concatenate([d[k] for d in done], axis=0) for k in done[0]}
-    ptree = jax.tree.structure(nets.shapes(net), is_leaf=nets._is_shape)
-    n_leaves = ptree.num_leaves
-    params = jax.tree.unflatten(ptree, [merged[f"param_{i}"] for i in range(n_leaves)])
-    phist = jax.tree.unflatten(ptree, [merged[f"phist_{i}"] for i in range(n_leaves)]) if "phist_0" in merged else None
-    result = TrialsResult(params=params, loss=merged["loss"], grad_norm=merged["grad_norm"],
-                        steps=merged["steps"], status=merged["status"].astype(np.int8), history=merged["history"],
-                        history_steps=np.arange(config.n_history) * config.history_stride, trial_ids=trial_ids,
-                        config=meta, param_history=phist, masks=masks)
+        done.append(run_chunk(plan, rows, resume=resume, after_steps=after_steps))
+        resume = None
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, plan, done, None)
+    result = merge(plan, done)
     io.finish_progress(checkpoint)
     return result
 
@@ -576,24 +787,26 @@ def train(
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _save_checkpoint(path, fingerprint, settings, done, state, hist, steps_done, phist):
+def _save_checkpoint(path, plan: TrialsPlan, done: list, current: Optional[ChunkState]) -> None:
+    """Finished chunks (``run_chunk`` outputs) and the state of the chunk in progress."""
     arrays = {}
     for i, d in enumerate(done):
         for k, v in d.items():
             arrays[f"done{i}__{k}"] = v
-    if state is not None:
-        for j, leaf in enumerate(jax.tree.leaves(state)):
+    if current is not None:
+        for j, leaf in enumerate(jax.tree.leaves(current.state)):
             arrays[f"state_{j}"] = np.asarray(leaf)
-        arrays["hist"] = hist
-        for j, leaf in enumerate(jax.tree.leaves(phist)):
+        arrays["hist"] = current.history
+        for j, leaf in enumerate(jax.tree.leaves(current.param_history)):
             arrays[f"phist_{j}"] = leaf
-    io.write_progress(path, arrays, {"n_done": len(done), "steps_done": steps_done, "has_state": state is not None},
-                      fingerprint_=fingerprint, settings=settings, tag=CHECKPOINT_TAG)
+    io.write_progress(path, arrays, {"n_done": len(done), "steps_done": 0 if current is None else current.steps_done,
+                                     "has_state": current is not None},
+                      fingerprint_=plan.fingerprint, settings=plan.settings, tag=CHECKPOINT_TAG)
 
 
-def _load_checkpoint(path, fingerprint, settings, overwrite):
-    """Returns (finished batches, state of the batch in progress or None)."""
-    found = io.open_progress(path, fingerprint, settings, overwrite=overwrite, tag=CHECKPOINT_TAG)
+def _load_checkpoint(path, plan: TrialsPlan, overwrite: bool) -> tuple:
+    """``(finished chunks, ChunkState of the chunk in progress or None)``; ``([], None)`` without a file."""
+    found = io.open_progress(path, plan.fingerprint, plan.settings, overwrite=overwrite, tag=CHECKPOINT_TAG)
     if found is None:
         return [], None
     arrays, meta = found
@@ -603,8 +816,9 @@ def _load_checkpoint(path, fingerprint, settings, overwrite):
         done.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
     resume = None
     if meta["has_state"]:
-        n = len([k for k in arrays if k.startswith("state_")])
-        resume = {"state": [arrays[f"state_{j}"] for j in range(n)], "hist": arrays["hist"], "steps_done": meta["steps_done"]}
-        n = len([k for k in arrays if k.startswith("phist_")])
-        resume["phist_leaves"] = [arrays[f"phist_{j}"] for j in range(n)]
+        n_state = len([k for k in arrays if k.startswith("state_")])
+        n_phist = len([k for k in arrays if k.startswith("phist_")])
+        resume = ChunkState(state=[arrays[f"state_{j}"] for j in range(n_state)], history=arrays["hist"],
+                            param_history=[arrays[f"phist_{j}"] for j in range(n_phist)] or None,
+                            steps_done=int(meta["steps_done"]))
     return done, resume

@@ -70,7 +70,7 @@ def test_overparameterized_patterns():
 
 
 def test_flax_round_trip_and_same_output():
-    import flax.linen as nn
+    nn = pytest.importorskip("flax.linen")  # optional (the test extra): from_flax/to_flax themselves need no flax
 
     class Net(nn.Module):
         @nn.compact
@@ -90,6 +90,23 @@ def test_flax_round_trip_and_same_output():
     fmask = jax.tree.map(lambda a: (np.abs(np.asarray(a)) > 0.2).astype(np.float64), variables)
     mk = M.from_flax(fmask)
     np.testing.assert_array_equal(mk[0]["W"], np.asarray(fmask["params"]["Dense_0"]["kernel"]).T)
+
+
+def test_flax_interop_needs_no_flax():
+    # flax is optional (the test extra): with it unimportable, the dict conversions still work.
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['flax'] = None\n"
+            "import numpy as np, landscape as ls\n"
+            "tree = {'params': {'Dense_1': {'kernel': np.ones((2, 3))}, 'Dense_0': {'kernel': np.arange(8.).reshape(4, 2), 'bias': np.zeros(2)}}}\n"
+            "p = ls.from_flax(tree)\n"
+            "assert p[0]['W'].shape == (2, 4) and p[1]['W'].shape == (3, 2) and 'b' in p[0]\n"
+            "np.testing.assert_array_equal(ls.to_flax(p)['params']['Dense_0']['kernel'], tree['params']['Dense_0']['kernel'])\n"
+            "print('flax' in sys.modules and sys.modules['flax'] is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 def test_bad_rates_and_shapes():

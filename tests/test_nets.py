@@ -77,8 +77,8 @@ def test_loss_conventions():
     p = ls.init(jax.random.key(0), net, dtype=jnp.float64)
     X = jnp.ones((3, 5)) * 0.3
     Y = jnp.zeros((2, 5))
-    half = ls.loss(net, p, X, Y, kind="half_sum")
-    mean = ls.loss(net, p, X, Y, kind="mean")
+    half = ls.loss(net, p, X, Y, loss="half_sum")
+    mean = ls.loss(net, p, X, Y, loss="mean")
     F = np.asarray(ls.apply(net, p, X))
     np.testing.assert_allclose(half, 0.5 * np.sum(F**2), rtol=1e-12)
     np.testing.assert_allclose(mean, half * 2 / 10, rtol=1e-12)

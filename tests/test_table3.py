@@ -156,3 +156,15 @@ def test_checkpointed_table3_resumes_to_the_same_result(tmp_path):
     again = table3.run_table3(cfg, checkpoint_dir=str(tmp_path))  # everything is read back from the checkpoint
     np.testing.assert_array_equal(again.results["elu"].trials.loss, ref.results["elu"].trials.loss)
     assert again.results["elu"].counts == ref.results["elu"].counts
+
+
+def test_with_curvature_derives_a_new_result():
+    # Results are frozen: labelling the solutions by their Hessian returns a new result, the old one unchanged.
+    res = table3.run_table3(table3.Table3Config(activations=("tanh",), n_trials=6, max_steps=2000))
+    before = [dict(s) for s in res.results["tanh"].solutions]
+    lab = table3.with_curvature(res)
+    assert res.results["tanh"].solutions == before
+    sols = lab.results["tanh"].solutions
+    assert len(sols) == len(before) and all({k: s[k] for k in before[i]} == before[i] for i, s in enumerate(sols))
+    assert all(s["curvature"] in ("not_critical", "saddle", "local_maximum", "flat_minimum", "strict_minimum") for s in sols)
+    assert lab.results["tanh"].trials is res.results["tanh"].trials

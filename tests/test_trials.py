@@ -83,7 +83,7 @@ def test_vmapped_trials_equal_a_per_trial_loop_float64():
 def test_jit_equals_no_jit():
     X, Y = data()
     kw = dict(masks=masks(), n_trials=2, max_steps=10, learning_rate=0.05, gtol=0, dtype="float64", chunk_steps=10,
-              history_stride=5, micro_batch=0)
+              history_stride=5, batch_size=0)
     res = ls.train(NET, X, Y, **kw)
     trials._programs.cache_clear()
     trials._init_program.cache_clear()
@@ -100,7 +100,7 @@ def test_results_do_not_depend_on_batching():
     base = dict(masks=masks(), n_trials=7, seed=3, max_steps=300, learning_rate=0.05, gtol=1e-3, chunk_steps=100,
                 history_stride=50, dtype="float64")
     ref = ls.train(NET, X, Y, **base)
-    for kw in ({"trial_batch": 3}, {"micro_batch": 1}, {"micro_batch": 0}, {"trial_batch": 2, "micro_batch": 1}):
+    for kw in ({"chunk_size": 3}, {"batch_size": 1}, {"batch_size": 0}, {"chunk_size": 2, "batch_size": 1}):
         res = ls.train(NET, X, Y, **base, **kw)
         assert_same(res.params, ref.params)
         np.testing.assert_array_equal(res.steps, ref.steps)
@@ -190,7 +190,7 @@ def test_per_trial_masks_equal_separate_runs():
 def test_interrupted_run_resumes_from_checkpoint(tmp_path):
     X, Y = data()
     kw = dict(masks=masks(), n_trials=5, max_steps=400, learning_rate=0.05, gtol=0, chunk_steps=100, history_stride=50,
-              dtype="float64", trial_batch=3)
+              dtype="float64", chunk_size=3)
     ref = ls.train(NET, X, Y, **kw)
     ck = str(tmp_path / "ck.npz")
     calls = []
@@ -207,6 +207,33 @@ def test_interrupted_run_resumes_from_checkpoint(tmp_path):
     assert len(seen) == 2  # only the two chunks left were run
     assert_same(res.params, ref.params)
     np.testing.assert_array_equal(res.history, ref.history)
+
+
+def test_chunks_run_separately_and_merged_equal_train():
+    # The engine's three steps used by hand (as a multi-host run would): chunks run in any
+    # order, each on its own, merge to exactly what train returns (float64, exact equality).
+    X, Y = data()
+    kw = dict(masks=masks(), n_trials=7, seed=2, max_steps=200, learning_rate=0.05, gtol=1e-3, chunk_steps=100,
+              history_stride=50, dtype="float64", history_params=True)
+    ref = ls.train(NET, X, Y, chunk_size=3, **kw)
+    plan = trials.prepare(NET, X, Y, chunk_size=3, **kw)
+    assert plan.n_chunks == 3 and plan.chunk_rows(2).tolist() == [6]
+    calls = []
+    parts = {c: trials.run_chunk(plan, plan.chunk_rows(c), after_steps=lambda cs, n: calls.append((cs.steps_done, n)))
+             for c in (2, 0, 1)}
+    res = trials.merge(plan, [parts[c] for c in range(plan.n_chunks)])
+    assert_same(res.params, ref.params)
+    assert_same(res.param_history, ref.param_history)
+    np.testing.assert_array_equal(res.history, ref.history)
+    np.testing.assert_array_equal(res.status, ref.status)
+    assert res.config["fingerprint"] == ref.config["fingerprint"]
+    assert calls and all(steps % 100 == 0 and 0 <= n <= 3 for steps, n in calls)
+    with pytest.raises(ValueError, match="c: expected a chunk index in 0..2, got 3"):
+        plan.chunk_rows(3)
+    with pytest.raises(ValueError, match="rows: expected 1..3 positions"):
+        trials.run_chunk(plan, np.arange(4))
+    with pytest.raises(ValueError, match="parts: hold 3 trials, expected n_trials=7"):
+        trials.merge(plan, [parts[0]])
 
 
 def test_save_load_roundtrip(tmp_path):
@@ -243,6 +270,14 @@ def test_bad_train_arguments():
         ls.train(NET, X, Y, n_trials=4, masks=jax.tree.map(lambda a: np.stack([a, a]), masks()))
     with pytest.raises(ValueError, match="max_steps"):
         ls.train(NET, X, Y, max_steps=0)
+    with pytest.raises(ValueError, match="chunk_size: expected an integer >= 1, got 0"):
+        ls.train(NET, X, Y, chunk_size=0)
+    with pytest.raises(ValueError, match="batch_size: expected an integer >= 0, got -1"):
+        ls.train(NET, X, Y, batch_size=-1)
+    with pytest.raises(TypeError, match="'micro_batch' \\(renamed to 'batch_size'\\)"):
+        ls.train(NET, X, Y, micro_batch=4)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'learning_rat'"):
+        ls.train(NET, X, Y, learning_rat=0.1)
 
 
 def test_keep_masked_zero_in_a_users_own_loop():

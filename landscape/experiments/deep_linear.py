@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from landscape import data, io, masks as masks_lib, nets, structure, trials
-from landscape.experiments import add_preset_arguments
+from landscape.experiments import _common
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,17 +125,19 @@ class Fig3Result(io.Saveable):
 
 
 def panel_masks(cfg: Fig3Config, panel: str) -> tuple:
-    """The masks of a panel, one per density: ``(list of masks, effective densities)``."""
+    """The masks of a panel, one per density: ``(net, list of masks, effective densities)``.
+
+    Density ``i`` draws its mask from ``_common.case_seed(cfg.seed, i)``."""
     net = nets.MLP((cfg.d_x,) + (cfg.width,) * (cfg.depth - 1) + (10 if panel == "a" else 1,), "linear")
     out, eff = [], []
     for i, dens in enumerate(cfg.densities_a if panel == "a" else cfg.densities_b):
         if panel == "a":
             m = list(nets.dense_masks(net, np.float32))
             if dens < 1.0:
-                m[0] = {"W": masks_lib.overparameterized_patterns(cfg.seed * 1000 + i, cfg.width, cfg.d_x, dens)}
+                m[0] = {"W": masks_lib.overparameterized_patterns(_common.case_seed(cfg.seed, i), cfg.width, cfg.d_x, dens)}
             m = tuple(m)
         else:
-            m = masks_lib.random_masks(cfg.seed * 1000 + i, net, 1.0 - dens)
+            m = masks_lib.random_masks(_common.case_seed(cfg.seed, i), net, 1.0 - dens)
             m = structure.effective_masks(net, m).masks
         out.append(m)
         first = m[:1] if panel == "a" else m  # (a): density of the sparse first layer; (b): of the whole net
@@ -146,8 +148,7 @@ def panel_masks(cfg: Fig3Config, panel: str) -> tuple:
 def run_panel(cfg: Fig3Config, panel: str, progress: Optional[Callable[[dict], None]] = None) -> Fig3Panel:
     net, ms, eff = panel_masks(cfg, panel)
     ds = data.synthetic(cfg.seed, n=cfg.n, d_x=cfg.d_x, d_y=net.sizes[-1])
-    stacked = tuple({"W": np.stack([m[l]["W"] for m in ms])} for l in range(net.depth))
-    res = trials.train(net, ds.X, ds.Y, masks=stacked, n_trials=len(ms), seed=cfg.seed, learning_rate=cfg.learning_rate,
+    res = trials.train(net, ds.X, ds.Y, masks=_common.stack_masks(ms), n_trials=len(ms), seed=cfg.seed, learning_rate=cfg.learning_rate,
                        loss=cfg.loss, max_steps=cfg.max_steps, gtol=0.0, history_stride=cfg.history_stride,
                        chunk_steps=max(cfg.history_stride, cfg.max_steps // 20), dtype=cfg.dtype, progress=progress)
     lstar, thms = [], []
@@ -175,63 +176,34 @@ def run(cfg: Fig3Config = PRESETS["quick"], progress: Optional[Callable[[str, di
     return Fig3Result(a=a, b=b, config={**cfg.to_dict(), "loss_convention": cfg.loss}, wall_time=time.perf_counter() - t0)
 
 
-def plot(result: Fig3Result, path: str) -> str:
-    """Two panels of ``L − L*`` on a log scale (like Fig. 3); values below the
-    dtype's resolution ``eps·L*`` are drawn at that floor (dotted line)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    eps = np.finfo(result.config.get("dtype", "float32")).eps
-    for ax, (name, p) in zip(axes, (("(a) first layer sparse, d_y=10", result.a), ("(b) all layers sparse, d_y=1", result.b))):
-        floor = eps * float(np.max(p.loss_star))  # below this, L − L* is round-off of the loss itself
-        for i, d in enumerate(p.densities):
-            ax.semilogy(p.history_steps, np.maximum(p.gap[i], floor), label=f"{d:g}" + (f" (eff. {p.effective_density[i]:.2f})" if name.startswith("(b)") else ""))
-        ax.axhline(floor, color="gray", ls=":", lw=1, label="round-off (eps·L*)")
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
-        ax.set_title(name)
-        ax.set_xlabel("GD step")
-        ax.set_ylabel("L − L*")
-        ax.legend(title="density", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 # ----------------------------------------------------------------------------- CLI
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_preset_arguments(p, "fig3")
+    _common.add_preset_arguments(p, "fig3")
+
+
+def summary(result: Fig3Result) -> str:
+    """One line per panel and density: the final gap ``L − L*`` and the theorems that apply."""
+    lines = []
+    for k in ("a", "b"):
+        p = getattr(result, k)
+        for i, d in enumerate(p.densities):
+            lines.append(f"fig3 ({k}) density {d:g} (effective {p.effective_density[i]:.3f}): L - L* = {p.final_loss[i] - p.loss_star[i]:.3e}"
+                         f"  [L* = {p.loss_star[i]:.4g}; theorems: {', '.join(p.theorems[i]) or 'none'}]")
+    return "\n".join(lines)
 
 
 def main(args) -> int:
     cfg = PRESETS[args.preset or "full"]
     cfg = dataclasses.replace(cfg, seed=args.seed, dtype=args.dtype, **({"max_steps": args.steps} if args.steps else {}))
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
 
-        bar = tqdm(total=2 * cfg.max_steps, desc="fig3", unit="step")
-        done = {"a": 0, "b": 0}
+    def write(result, folder, overwrite):
+        from landscape import plot
 
-        def progress(panel, info):
-            new = info["steps_done"]
-            bar.update(new - done[panel])
-            done[panel] = new
-    result = run(cfg, None if bar is None else progress)
-    if bar is not None:
-        bar.close()
-    os.makedirs(args.out, exist_ok=True)
-    npz = result.save(os.path.join(args.out, "fig3.npz"))
-    png = plot(result, os.path.join(args.out, "fig3.png"))
-    for k in ("a", "b"):
-        p = getattr(result, k)
-        for i, d in enumerate(p.densities):
-            print(f"fig3 ({k}) density {d:g} (effective {p.effective_density[i]:.3f}): L - L* = {p.final_loss[i] - p.loss_star[i]:.3e}"
-                  f"  [L* = {p.loss_star[i]:.4g}; theorems: {', '.join(p.theorems[i]) or 'none'}]")
-    print(f"wall time {result.wall_time:.1f} s; wrote {npz} and {png}")
+        return [result.save(os.path.join(folder, "fig3.npz"), overwrite=overwrite),
+                _common.save_figure(plot.figure3(result), os.path.join(folder, "fig3.png"))]
+
+    _common.run_command(args, "fig3", compute=lambda update: run(cfg, _common.train_progress(update)), write=write,
+                        summary=summary, parts=("a", "b"), total=cfg.max_steps)
     return 0

@@ -21,8 +21,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from landscape import data, io, masks as masks_lib, nets, ranks, structure, trials
-from landscape.experiments import add_preset_arguments
+from landscape import data, io, masks as masks_lib, nets, ranks, structure
+from landscape.experiments import _common
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,10 +139,11 @@ class Fig4Result(io.Saveable):
 
 
 def make_masks(cfg: Fig4Config, net: nets.MLP) -> list:
-    """Random pruning of all layers but the last, then the clean-up (one mask per density)."""
+    """Random pruning of all layers but the last, then the clean-up (one mask per density;
+    density ``i`` from ``_common.case_seed(cfg.seed, i)``)."""
     out = []
     for i, d in enumerate(cfg.densities):
-        m = masks_lib.random_masks(cfg.seed * 1000 + i, net, [1.0 - d] * (net.depth - 1) + [0.0])
+        m = masks_lib.random_masks(_common.case_seed(cfg.seed, i), net, [1.0 - d] * (net.depth - 1) + [0.0])
         out.append(structure.effective_masks(net, m).masks)
     return out
 
@@ -164,8 +165,7 @@ def run(cfg: Fig4Config = PRESETS["quick"], progress: Optional[Callable[[str, in
     for act in cfg.activations:
         net = nets.MLP((ds.X.shape[0],) + (cfg.width,) * (cfg.depth - 1) + (ds.Y.shape[0],), act)
         ms = make_masks(cfg, net)
-        stacked = tuple({"W": np.stack([m[l]["W"] for m in ms])} for l in range(net.depth))
-        tr = ranks.train_with_ranks(net, ds.X, ds.Y, masks=stacked, n_trials=len(ms), seed=cfg.seed,
+        tr = ranks.train_with_ranks(net, ds.X, ds.Y, masks=_common.stack_masks(ms), n_trials=len(ms), seed=cfg.seed,
                                     segments=cfg.segments, rtol=cfg.rtol, max_steps=cfg.max_steps,
                                     learning_rate=cfg.learning_rate, loss=cfg.loss, history_stride=cfg.history_stride,
                                     init_scale=cfg.scale(), dtype=cfg.dtype,
@@ -184,42 +184,26 @@ def run(cfg: Fig4Config = PRESETS["quick"], progress: Optional[Callable[[str, in
                       wall_time=time.perf_counter() - t0)
 
 
-def plot(result: Fig4Result, path: str) -> str:
-    """Two rows like Fig. 4: loss (log) on top, hidden-layer ranks below; one column per activation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    k = len(result.runs)
-    fig, axes = plt.subplots(2, k, figsize=(5 * k, 7), squeeze=False)
-    for c, r in enumerate(result.runs):
-        for i, d in enumerate(result.densities):
-            axes[0, c].semilogy(r.history_steps, np.maximum(r.history[i], np.finfo(float).tiny), label=f"{d:g}")
-            for l in range(r.rank.shape[-1]):
-                axes[1, c].plot(r.rank_steps, r.rank[i, :, l], marker=".", color=f"C{i}", alpha=0.4 + 0.6 * (l + 1) / r.rank.shape[-1],
-                                label=f"{d:g}-L{l + 1}")
-        axes[0, c].set_title(f"{r.activation}: loss")
-        axes[0, c].legend(title="density", fontsize=8)
-        axes[1, c].set_title(f"{r.activation}: rank of hidden outputs")
-        axes[1, c].set_xlabel("GD step")
-        axes[1, c].legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 # ----------------------------------------------------------------------------- CLI
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_preset_arguments(p, "fig4")
+    _common.add_preset_arguments(p, "fig4")
     p.add_argument("--dataset", choices=data.DATASETS, help="default: synthetic")
     p.add_argument("--cifar10", metavar="PATH", help=f"local CIFAR-10 copy (folder or tarball); else ${data.CIFAR10_ENV}")
     p.add_argument("--init-scale", type=float, help="factor on the default init (default 10 for cifar10, else 1)")
     p.add_argument("--activations", nargs="+", help="default: tanh relu")
     p.add_argument("--segments", type=int, help="rank measurements (a divisor of the steps)")
+
+
+def summary(result: Fig4Result) -> str:
+    """One line per activation and density: final loss, ranks, stable ranks, output connections."""
+    n = result.config["n"]
+    return "\n".join(
+        f"fig4 {r.activation} density {d:g} (effective {r.effective_density[i]:.3f}): loss {r.final_loss[i]:.3e}, "
+        f"ranks {r.rank[i, -1].tolist()} (n = {n}), stable ranks {np.round(r.stable_rank[i, -1].astype(float), 1).tolist()}, "
+        f"min output connections {r.min_output_connections[i]}"
+        for r in result.runs for i, d in enumerate(result.densities))
 
 
 def main(args) -> int:
@@ -234,21 +218,13 @@ def main(args) -> int:
     if args.activations:
         over["activations"] = tuple(args.activations)
     cfg = dataclasses.replace(cfg, **over)
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
 
-        bar = tqdm(total=len(cfg.activations) * cfg.segments, desc="fig4", unit="segment")
-    result = run(cfg, None if bar is None else (lambda a, k, s: bar.update(1)))
-    if bar is not None:
-        bar.close()
-    os.makedirs(args.out, exist_ok=True)
-    npz = result.save(os.path.join(args.out, "fig4.npz"))
-    png = plot(result, os.path.join(args.out, "fig4.png"))
-    for r in result.runs:
-        for i, d in enumerate(result.densities):
-            print(f"fig4 {r.activation} density {d:g} (effective {r.effective_density[i]:.3f}): loss {r.final_loss[i]:.3e}, "
-                  f"ranks {r.rank[i, -1].tolist()} (n = {cfg.n}), stable ranks {np.round(r.stable_rank[i, -1].astype(float), 1).tolist()}, "
-                  f"min output connections {r.min_output_connections[i]}")
-    print(f"wall time {result.wall_time:.1f} s; wrote {npz} and {png}")
+    def write(result, folder, overwrite):
+        from landscape import plot
+
+        return [result.save(os.path.join(folder, "fig4.npz"), overwrite=overwrite),
+                _common.save_figure(plot.figure4(result), os.path.join(folder, "fig4.png"))]
+
+    _common.run_command(args, "fig4", compute=lambda update: run(cfg, lambda act, k, s: update(act, k)), write=write,
+                        summary=summary, parts=cfg.activations, total=cfg.segments, unit="segment")
     return 0

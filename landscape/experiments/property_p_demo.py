@@ -18,10 +18,11 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
+
+from landscape.experiments import _common
 
 CASES = ("theorem1.1", "theorem1.2", "theorem1.3", "theorem2.1", "theorem2.2", "theorem4")
 
@@ -112,38 +113,21 @@ def build(case: str, seed: int = 0):
     return fn(net, params, X, Y, masks, **kwargs)
 
 
-def plot_report(report, file: str) -> str:
-    """Loss along the path (top) and its gap to the infimum, log scale (bottom); segments shaded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, gx) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, constrained_layout=True)
-    ax.plot(report.s, report.losses, lw=1.5)
-    if np.isfinite(report.infimum):
-        ax.axhline(report.infimum, color="k", ls="--", lw=1, label=f"infimum {report.infimum:.6g}")
-        gap = np.maximum(report.losses - report.infimum, 1e-17)
-        gx.semilogy(report.s, gap, lw=1.5)
-        gx.set_ylabel("loss − infimum")
-        ax.legend(loc="upper right")
-    for k in range(len(report.labels) + 1):
-        for a in (ax, gx):
-            a.axvline(k, color="0.8", lw=0.8, zorder=0)
-    ax.set_ylabel("loss (½ sum)")
-    gx.set_xlabel("position s along the path (segment k = [k, k+1])")
-    ax.set_title(f"{'PASS' if report.passed else 'FAIL'} {report.theorem}: max rise {report.max_increase:.2g}")
-    fig.savefig(file, dpi=120)
-    plt.close(fig)
-    return file
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--case", choices=CASES, default="theorem4", help="which construction (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="problem and starting point (odd: a degenerate start)")
     p.add_argument("--n", type=int, default=64, help="loss evaluations per segment before refinement")
     p.add_argument("--refine", type=int, default=3, help="refinement rounds (see paths.loss_along)")
-    p.add_argument("--out", default="results/property_p", help="output folder (default %(default)s)")
+    _common.add_output_arguments(p, "results/property_p", "report.npz, report.json, loss_along_path.png", progress=False)
+
+
+def summary(args, path, report) -> dict:
+    """What ``report.json`` holds: the problem (``settings``) and the verdict of ``paths.verify``."""
+    return {"settings": {"case": args.case, "seed": args.seed, "n": args.n, "refine": args.refine, "net": path.net.to_dict()},
+            "case": args.case, "seed": args.seed, "net": path.net.to_dict(), "theorem": report.theorem,
+            "labels": list(report.labels), "points": int(report.s.size), "max_increase": report.max_increase,
+            "rise_tol": report.rise_tol, "end_loss": report.end_loss, "infimum": report.infimum,
+            "end_gap": report.end_gap, "end_tol": report.end_tol, "passed": report.passed}
 
 
 def main(args) -> int:
@@ -152,19 +136,22 @@ def main(args) -> int:
     jax.config.update("jax_enable_x64", True)  # the constructions are checked in float64
     from landscape import paths
 
-    path = build(args.case, args.seed)
-    report = paths.verify(path, n=args.n, refine=args.refine)
-    os.makedirs(args.out, exist_ok=True)
-    report.save(os.path.join(args.out, "report.npz"))
-    summary = {"case": args.case, "seed": args.seed, "net": path.net.to_dict(), "theorem": report.theorem,
-               "labels": list(report.labels), "points": int(report.s.size), "max_increase": report.max_increase,
-               "rise_tol": report.rise_tol, "end_loss": report.end_loss, "infimum": report.infimum,
-               "end_gap": report.end_gap, "end_tol": report.end_tol, "passed": report.passed}
-    with open(os.path.join(args.out, "report.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    plot_report(report, os.path.join(args.out, "loss_along_path.png"))
-    print(report)
-    for k, lab in enumerate(report.labels):
-        print(f"  segment {k}: {lab}")
-    print(f"wrote {args.out}/report.npz, report.json, loss_along_path.png")
+    def compute(update):
+        path = build(args.case, args.seed)
+        return path, paths.verify(path, n=args.n, refine=args.refine)
+
+    def write(result, folder, overwrite):
+        from landscape import plot
+
+        path, report = result
+        return [report.save(os.path.join(folder, "report.npz"), overwrite=overwrite),
+                _common.write_json(os.path.join(folder, "report.json"), summary(args, path, report), settings_key="settings",
+                                   overwrite=overwrite),
+                _common.save_figure(plot.path_report(report), os.path.join(folder, "loss_along_path.png"))]
+
+    def text(result):
+        _, report = result
+        return "\n".join([str(report)] + [f"  segment {k}: {lab}" for k, lab in enumerate(report.labels)])
+
+    _, report = _common.run_command(args, "property-p", compute=compute, write=write, summary=text)
     return 0 if report.passed else 1

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
-import json
 import os
 import time
 from typing import Callable, Optional
@@ -27,6 +26,7 @@ import numpy as np
 from scipy import stats
 
 from landscape import curvature, io, nets, solutions, trials
+from landscape.experiments import _common
 from landscape.theory import THEOREM6_LABELS as LABELS
 from landscape.theory import Theorem6, theorem6_global_min, theorem6_labels, w_from_params
 
@@ -143,11 +143,14 @@ def distinct_solutions(cfg: Table3Config, net, params, labels: np.ndarray, loss_
 
 def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, gtol: float = 1e-3,
                      eig_atol: float = 1e-4) -> list:
-    """The solutions with ``"curvature"`` (``curvature.classify_critical_point`` at the representative: not
-    critical / saddle / flat minimum with its number of flat directions / strict minimum;
-    exact 8×8 Hessian on the free weights) and ``"n_flat"`` added: new dicts, ``sols`` is
-    not changed. Tolerances: gradient ≤ ``gtol``; an eigenvalue is zero when ≤ ``eig_atol``.
-    The Hessian does not see ReLU's kinks: read ReLU labels with that in mind."""
+    """Adds ``"curvature"`` (``curvature.classify_critical_point`` at the representative: not
+    critical / saddle / flat minimum with its number of flat directions /
+    strict minimum; exact 8×8 Hessian on the free weights) to every solution.
+    Tolerances: gradient ≤ ``gtol``; an eigenvalue is zero when ≤ ``eig_atol``.
+    The Hessian does not see ReLU's kinks: read ReLU labels with that in mind.
+
+    Returns:
+      New solution dicts (``sols`` is left as it is) with ``"curvature"`` and ``"n_flat"``."""
     thm = Theorem6(*cfg.y)
     net = thm.net(activation)
     dtype = np.float64 if jax.config.read("jax_enable_x64") else np.float32
@@ -159,6 +162,14 @@ def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, 
                                               eig_atol=eig_atol)
         out.append({**s, "curvature": c.label, "n_flat": int(c.to_dict().get("n_flat") or 0)})
     return out
+
+
+def with_curvature(result: "Table3Result", **kwargs) -> "Table3Result":
+    """``result`` with every distinct solution labelled by ``curvature_labels`` (a new result)."""
+    cfg = result.config
+    results = {a: dataclasses.replace(r, solutions=curvature_labels(cfg, a, r.trials.params, r.solutions, **kwargs))
+               for a, r in result.results.items()}
+    return dataclasses.replace(result, results=results)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,15 +214,20 @@ class Table3Result:
                 "activations": {a: r.to_dict() for a, r in self.results.items()},
                 "versions": io.versions()}
 
-    def save(self, folder: str) -> dict:
-        """Writes ``table3.json``, ``table3.png`` and one ``trials_<act>.npz`` per activation."""
-        os.makedirs(folder, exist_ok=True)
-        paths = {"json": os.path.join(folder, "table3.json"), "png": os.path.join(folder, "table3.png")}
-        with open(paths["json"], "w") as f:
-            json.dump(self.to_dict(), f, indent=1)
+    def save(self, folder: str, *, overwrite: bool = False) -> dict:
+        """Writes ``table3.json`` and one ``trials_<act>.npz`` per activation into ``folder``.
+
+        Files of other settings are refused unless ``overwrite`` (see ``landscape.io``).
+        The figure: ``landscape.plot.table3(result)``.
+
+        Returns:
+          ``{"json": path, <activation>: path, ...}``.
+        """
+        folder = _common.output_folder(folder)
+        paths = {"json": os.path.join(folder, "table3.json")}
         for a, r in self.results.items():
-            paths[a] = r.trials.save(os.path.join(folder, f"trials_{a}.npz"))
-        plot_table3(self, paths["png"])
+            paths[a] = r.trials.save(os.path.join(folder, f"trials_{a}.npz"), overwrite=overwrite)
+        _common.write_json(paths["json"], self.to_dict(), overwrite=overwrite)
         return paths
 
     def format_table(self) -> str:
@@ -243,13 +259,14 @@ class Table3Result:
 
 
 def run_activation(cfg: Table3Config, activation: str, global_min: float,
-                   progress: Optional[Callable[[dict], None]] = None, checkpoint: Optional[str] = None) -> ActivationResult:
-    """Runs and classifies the trials of one activation."""
+                   progress: Optional[Callable[[dict], None]] = None, checkpoint: Optional[str] = None,
+                   overwrite: bool = False) -> ActivationResult:
+    """Runs and classifies the trials of one activation (``checkpoint``, ``overwrite``: as ``trials.train``)."""
     thm = Theorem6(*cfg.y)
     net = thm.net(activation)
     t0 = time.perf_counter()
     res = trials.train(net, thm.X, thm.Y, masks=thm.masks(), n_trials=cfg.n_trials, seed=cfg.seed,
-                       config=cfg.train_config(), progress=progress, checkpoint=checkpoint)
+                       config=cfg.train_config(), progress=progress, checkpoint=checkpoint, overwrite=overwrite)
     seconds = time.perf_counter() - t0
     scale = 1.0 if cfg.loss == "half_sum" else thm.Y.size / 2.0  # mean -> half_sum units
     loss_half = res.loss.astype(np.float64) * scale
@@ -263,7 +280,7 @@ def run_activation(cfg: Table3Config, activation: str, global_min: float,
 
 
 def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[str, dict], None]] = None,
-               workers: Optional[int] = None, checkpoint_dir: Optional[str] = None) -> Table3Result:
+               workers: Optional[int] = None, checkpoint_dir: Optional[str] = None, overwrite: bool = False) -> Table3Result:
     """Runs every activation (in parallel threads: their compilations and runs overlap).
 
     Args:
@@ -272,6 +289,7 @@ def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[
       workers: threads (default: number of CPUs, at most one per activation).
       checkpoint_dir: if set, each activation checkpoints to
         ``<dir>/ckpt_<activation>.npz`` and a rerun resumes.
+      overwrite: set aside checkpoints written by other settings instead of refusing them.
     """
     global_min, _ = theorem6_global_min(Theorem6(*cfg.y))
     workers = workers or min(len(cfg.activations), os.cpu_count() or 1)
@@ -279,7 +297,7 @@ def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[
     def one(a):
         hook = (lambda info: progress(a, info)) if progress is not None else None
         ck = os.path.join(checkpoint_dir, f"ckpt_{a}.npz") if checkpoint_dir else None
-        return run_activation(cfg, a, global_min, hook, ck)
+        return run_activation(cfg, a, global_min, hook, ck, overwrite)
 
     if workers <= 1:
         results = [one(a) for a in cfg.activations]
@@ -287,45 +305,6 @@ def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[
         with concurrent.futures.ThreadPoolExecutor(workers) as ex:
             results = list(ex.map(one, cfg.activations))
     return Table3Result(cfg, global_min, {r.activation: r for r in results})
-
-
-def plot_table3(result: Table3Result, path: Optional[str] = None):
-    """Stacked bars of the outcome fractions per activation, Wilson 95% bars on
-    ``global`` and ``valley``, the paper's fractions as black markers."""
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    colors = {"global": "#2b8cbe", "valley": "#e34a33", "other": "#fdbb84", "unconverged": "#bdbdbd", "diverged": "#252525"}
-    acts = list(result.results)
-    fig, ax = plt.subplots(figsize=(1.6 * len(acts) + 2.5, 4.0))
-    x = np.arange(len(acts))
-    bottom = np.zeros(len(acts))
-    for lab in LABELS:
-        frac = np.array([result.results[a].counts[lab] / result.results[a].trials.n_trials for a in acts])
-        ax.bar(x, frac, 0.6, bottom=bottom, color=colors[lab], label=lab, edgecolor="white", linewidth=0.5)
-        if lab in ("global", "valley"):
-            ci = np.array([wilson(result.results[a].counts[lab], result.results[a].trials.n_trials) for a in acts])
-            ax.errorbar(x + (0.12 if lab == "valley" else -0.12), bottom + frac, yerr=[frac - ci[:, 0], ci[:, 1] - frac],
-                        fmt="none", ecolor="k", elinewidth=0.8, capsize=2)
-        bottom += frac
-    for i, a in enumerate(acts):
-        if a in PAPER:
-            ax.plot([i - 0.3, i + 0.3], [PAPER[a]["global"] / 100] * 2, "k--", lw=1.2)
-    ax.plot([], [], "k--", lw=1.2, label="paper: global fraction")
-    ax.set_xticks(x, acts)
-    ax.set_ylabel("fraction of trials")
-    ax.set_ylim(0, 1)
-    cfg = result.config
-    ax.set_title(f"Table 3: {cfg.n_trials} GD trials/activation, lr {cfg.learning_rate}, {cfg.max_steps} steps ({cfg.loss})", fontsize=9)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -340,37 +319,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--activations", default=",".join(d.activations), help="comma-separated names (default: the paper's five)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
-    p.add_argument("--out", default="results/table3", help="output folder (default %(default)s)")
     p.add_argument("--checkpoint", action="store_true", help="checkpoint into the output folder; a rerun resumes")
     p.add_argument("--curvature", action="store_true",
                    help="label each distinct solution by its Hessian: saddle / flat minimum (n flat directions) / strict minimum")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _common.add_output_arguments(p, "results/table3", "table3.json, table3.png, trials_<activation>.npz")
 
 
 def main(args) -> int:
-    from tqdm.auto import tqdm
-
     cfg = Table3Config(activations=tuple(a.strip() for a in args.activations.split(",") if a.strip()), n_trials=args.trials,
                        max_steps=args.steps, learning_rate=args.lr, loss=args.loss, seed=args.seed, dtype=args.dtype)
-    bars = {}
-    if not args.no_progress:
-        bars = {a: tqdm(total=cfg.max_steps, desc=f"{a:<16}", unit="step", leave=True, position=i) for i, a in enumerate(cfg.activations)}
 
-    def hook(act, info):
-        bar = bars.get(act)
-        if bar is not None:
-            bar.n = info["steps_done"]
-            bar.set_postfix(stopped=f"{info['n_stopped']}/{info['batch_trials']}")
-            bar.refresh()
+    def compute(update):
+        res = run_table3(cfg, progress=_common.train_progress(update),
+                         checkpoint_dir=args.out if args.checkpoint else None, overwrite=args.overwrite)
+        return with_curvature(res) if args.curvature else res
 
-    t0 = time.perf_counter()
-    res = run_table3(cfg, progress=hook, checkpoint_dir=args.out if args.checkpoint else None)
-    for bar in bars.values():
-        bar.close()
-    if args.curvature:
-        res = dataclasses.replace(res, results={a: dataclasses.replace(r, solutions=curvature_labels(
-            cfg, a, r.trials.params, r.solutions)) for a, r in res.results.items()})
-    paths = res.save(args.out)
-    print(res.format_table())
-    print(f"total {time.perf_counter() - t0:.2f}s; wrote {paths['json']} and {paths['png']}")
+    def write(res, folder, overwrite):
+        from landscape import plot
+
+        paths = res.save(folder, overwrite=overwrite)
+        return [*paths.values(), _common.save_figure(plot.table3(res), os.path.join(folder, "table3.png"))]
+
+    _common.run_command(args, "table3", compute=compute, write=write, summary=Table3Result.format_table,
+                        parts=cfg.activations, total=cfg.max_steps)
     return 0

@@ -25,6 +25,7 @@ import numpy as np
 
 from landscape import slices, theory, trials
 from landscape.activations import activation_name, get_activation
+from landscape.experiments import _common
 from landscape.theory import Theorem6
 
 VALLEY_STYLE = {"valley": {"color": "red", "lw": 2.5, "label": "valley θ(a, b)"}}
@@ -81,7 +82,7 @@ def default_a_range(activation, n: int = 201, hi: float = 10.0) -> tuple:
 
 
 def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a_range=None,
-            t_range=(-0.25, 1.25, 201), dtype=None, path: Optional[str] = None) -> slices.Grid:
+            t_range=(-0.25, 1.25, 201), dtype=None, path: Optional[str] = None, overwrite: bool = False) -> slices.Grid:
     """The Figure 5 slice for one activation, with the valley line as an overlay.
 
     Args:
@@ -93,6 +94,7 @@ def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a
         Default ``a_range``: ``default_a_range(activation)``.
       dtype: float64 (needs x64) or float32; default float64 when x64 is on.
       path: optional ``.npz`` for the grid (resumable).
+      overwrite: set aside a grid file of other settings at ``path`` (else refused).
 
     Returns:
       A 2D ``slices.Grid`` over ``(a, t)``; overlay ``"valley"`` holds
@@ -113,7 +115,7 @@ def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a
             "surface_formula": "t*theta_tilde(a) + (1-t)*theta(a, b)"}
     overlays = {"valley": np.stack([a_axis, np.zeros_like(a_axis), line.values], axis=1)}
     return slices.evaluate(surf, net, X, Y, masks=masks, axes=[a_axis, slices.axis(*t_range)], dtype=dtype,
-                           overlays=overlays, description=desc, path=path)
+                           overlays=overlays, description=desc, path=path, overwrite=overwrite)
 
 
 # ----------------------------------------------------------------------------- trajectories
@@ -122,7 +124,7 @@ def figure5(activation="tanh", thm: Theorem6 = Theorem6(), *, b: float = 10.0, a
 def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trials: int = 100, seed: int = 0,
                        learning_rate: float = 0.01, max_steps: int = 50_000, history_stride: int = 100,
                        n: int = 101, margin: float = 0.15, dtype: str = "float64",
-                       path: Optional[str] = None) -> slices.Grid:
+                       path: Optional[str] = None, overwrite: bool = False) -> slices.Grid:
     """Trains Table 3 trials, picks the first that ends in the valley and the
     first that reaches the global minimum (``theory.theorem6_labels``, Table 3's
     tolerances but a valley band of ``|L − y4²/2| ≤ 1e-3``), and slices their
@@ -168,7 +170,8 @@ def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trial
             "trials": picked, "final_loss": {k: float(res.loss[i]) for k, i in picked.items()},
             "kinds": {k: int(np.sum(kinds == k)) for k in theory.THEOREM6_LABELS},
             "explained_variance": pca.explained.tolist(), "axis_names": ["PC1", "PC2"], "overlay_styles": styles}
-    return slices.evaluate(pca.plane, net, X, Y, masks=masks, axes=axes, overlays=overlays, description=desc, path=path)
+    return slices.evaluate(pca.plane, net, X, Y, masks=masks, axes=axes, overlays=overlays, description=desc, path=path,
+                           overwrite=overwrite)
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -176,7 +179,6 @@ def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trial
 
 def add_arguments(p) -> None:
     p.add_argument("--activations", nargs="+", default=["tanh", "leaky_relu"], help="activation names (default: tanh leaky_relu)")
-    p.add_argument("--out", default="results/fig5", help="output folder (default results/fig5)")
     p.add_argument("--b", type=float, default=10.0, help="the valley's b (default 10)")
     p.add_argument("--a-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                    help="range of a (default: max(0.5, 1.25/sup σ) to 10)")
@@ -189,29 +191,31 @@ def add_arguments(p) -> None:
     p.add_argument("--trials", type=int, default=100, help="trials for --trajectories (default 100, as Table 3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=50_000)
+    _common.add_output_arguments(p, "results/fig5", "fig5_<activation>.npz/.png/.pdf", progress=False)
 
 
 def main(args) -> int:
     from landscape import plot
 
-    os.makedirs(args.out, exist_ok=True)
+    out = _common.output_folder(args.out)
     dtype = jnp.dtype(args.dtype)
     for act in args.activations:
         t0 = time.perf_counter()
         a_range = default_a_range(act, args.n) if args.a_range is None else (*args.a_range, args.n)
         grid = figure5(act, b=args.b, a_range=a_range, t_range=(*args.t_range, args.n), dtype=dtype,
-                       path=os.path.join(args.out, f"fig5_{act}.npz"))
-        files = plot.save(plot.figure5(grid, log=args.log), os.path.join(args.out, f"fig5_{act}"), args.formats)
+                       path=os.path.join(out, f"fig5_{act}.npz"), overwrite=args.overwrite)
+        files = plot.save(plot.figure5(grid, log=args.log), os.path.join(out, f"fig5_{act}"), args.formats)
         print(f"fig5 {act}: {args.n}x{args.n} grid in {time.perf_counter() - t0:.1f} s -> {', '.join(files)}")
         if args.trajectories:
             t0 = time.perf_counter()
             try:
                 grid = trajectory_picture(act, n_trials=args.trials, seed=args.seed, max_steps=args.max_steps,
-                                          dtype=args.dtype, path=os.path.join(args.out, f"trajectories_{act}.npz"))
+                                          dtype=args.dtype, path=os.path.join(out, f"trajectories_{act}.npz"),
+                                          overwrite=args.overwrite)
             except RuntimeError as e:
                 print(f"trajectories {act}: {e}")
                 continue
             fig = plot.contour(grid, log=True, title=f"{act}: PCA plane of two Table 3 trials")
-            files = plot.save(fig, os.path.join(args.out, f"trajectories_{act}"), args.formats)
+            files = plot.save(fig, os.path.join(out, f"trajectories_{act}"), args.formats)
             print(f"trajectories {act}: {time.perf_counter() - t0:.1f} s -> {', '.join(files)}")
     return 0
