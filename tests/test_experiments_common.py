@@ -67,14 +67,14 @@ def test_experiment_masks_follow_the_case_seed_rule():
     cfg = deep_linear.PRESETS["quick"]
     net, ms, _ = deep_linear.panel_masks(cfg, "b")
     for i, d in enumerate(cfg.densities_b):
-        ref = structure.effective_masks(masks_lib.random_masks(cfg.seed * 1000 + i, net, 1.0 - d), "linear").masks
+        ref = structure.effective_masks(net, masks_lib.random_masks(cfg.seed * 1000 + i, net, 1.0 - d)).masks
         for a, b in zip(jax.tree.leaves(ms[i]), jax.tree.leaves(ref)):
             np.testing.assert_array_equal(a, b)
     cfg4 = deep_nonlinear.PRESETS["quick"]
     net4 = nets.MLP((cfg4.d_x,) + (cfg4.width,) * (cfg4.depth - 1) + (cfg4.d_y,), "tanh")
     m4 = deep_nonlinear.make_masks(cfg4, net4)
     raw = masks_lib.random_masks(cfg4.seed * 1000 + 1, net4, [1.0 - cfg4.densities[1]] * (cfg4.depth - 1) + [0.0])
-    ref = structure.effective_masks(raw, "tanh").masks
+    ref = structure.effective_masks(net4, raw).masks
     for a, b in zip(jax.tree.leaves(m4[1]), jax.tree.leaves(ref)):
         np.testing.assert_array_equal(a, b)
 
