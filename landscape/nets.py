@@ -82,6 +82,11 @@ def shapes(net: MLP) -> tuple:
     return tuple(out)
 
 
+def n_params(net: MLP) -> int:
+    """Number of entries of the params pytree (weights and biases, masked or not)."""
+    return int(sum(np.prod(s) for s in jax.tree.leaves(shapes(net), is_leaf=_is_shape)))
+
+
 def _is_shape(x) -> bool:
     return isinstance(x, tuple) and all(isinstance(i, int) for i in x)
 

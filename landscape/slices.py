@@ -559,7 +559,7 @@ def _prepare(surface, net, X, Y, axes, masks, loss, dtype, batch_size, chunk_siz
         call, dyn = _Closure(surface), None
 
     coords = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1).astype(dtype)
-    n_params = sum(int(np.prod(sh)) for sh in jax.tree.leaves(nets.shapes(net), is_leaf=nets._is_shape))
+    n_params = nets.n_params(net)
     n_act = int(X.shape[1]) * sum(net.sizes[1:])
     ev = evaluator(_SurfaceLoss(net, loss, call), dyn, X.astype(dtype), Y.astype(dtype),
                             None if masks is None else jax.tree.map(lambda m: np.asarray(m, dtype), masks),

@@ -316,7 +316,7 @@ def default_batch_size(net: MLP) -> int:
     """
     if jax.default_backend() != "cpu":
         return 0
-    n_params = nets.num_free(nets.dense_masks(net, np.float32))
+    n_params = nets.n_params(net)
     return int(np.clip(2**16 // n_params, 1, 128))
 
 
