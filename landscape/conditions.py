@@ -52,6 +52,7 @@ from landscape.activations import (NONZERO_DERIVATIVES, Activation, activation_n
                                    get_activation, is_analytic, polynomial_coefficients, zero_at_origin)
 from landscape.masks import pattern_decomposition
 from landscape.nets import MLP
+from landscape.verdicts import Evidence, summary_line, weakest
 
 ZZ_TOL = 1e-10
 """``Z_i Z_jᵀ = 0`` tolerance: largest cosine allowed between feature rows of different patterns."""
@@ -73,6 +74,9 @@ class Condition:
       detail: the numbers that decided it.
       data: what it was checked on (see the module docstring).
       value: the quantity it computed (plain Python: int, float or tuple), or None.
+      evidence: how ``holds`` was decided: ``"proved"`` (an exact check: mask combinatorics,
+        exact comparisons, known facts about a named σ), ``"sampled"`` (a numerical rank of
+        random draws or a float tolerance), ``"none"`` (undecided).
     """
 
     name: str
@@ -80,18 +84,20 @@ class Condition:
     detail: str = ""
     data: str = NONE_NEEDED
     value: Any = None
+    evidence: str = "proved"
 
     def __post_init__(self):
         if self.holds is not None:
             object.__setattr__(self, "holds", bool(self.holds))
+        object.__setattr__(self, "evidence", Evidence("none" if self.holds is None else self.evidence).value)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "holds": self.holds, "detail": self.detail, "data": self.data,
-                "value": list(self.value) if isinstance(self.value, tuple) else self.value}
+                "value": list(self.value) if isinstance(self.value, tuple) else self.value, "evidence": self.evidence}
 
     def __str__(self) -> str:
         mark = {True: "ok", False: "FAILS", None: "?"}[self.holds]
-        return f"[{mark}] {self.name}: {self.detail}"
+        return f"[{mark}, {self.evidence}] {self.name}: {self.detail}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,12 +113,41 @@ class Check:
       conclusion: what the theorem says when it applies.
       required: conditions that must all hold.
       any_of: alternatives, in the paper's numbering (``any_of[0]`` is condition 1).
+      warning: the "theorem" is a situation to warn about, not a guarantee (Theorem 6: the
+        paper constructs spurious valleys there); its line says WARNING instead of APPLIES.
     """
 
     theorem: str
     conclusion: str
     required: tuple
     any_of: tuple = ()
+    warning: bool = False
+
+    @property
+    def evidence(self) -> Evidence:
+        """How ``applies`` was decided: the weakest evidence among the conditions that decide it
+        (every required one and the strongest holding alternative when it applies; the failing
+        ones when it does not)."""
+        if self.applies is None:
+            return Evidence.NONE
+        if self.applies is False:
+            return max((Evidence(c.evidence) for c in self.failing()), key=lambda e: e.rank)
+        alt = [Evidence(c.evidence) for c in self.any_of if c.holds]
+        deciding = [Evidence(c.evidence) for c in self.required] + ([max(alt, key=lambda e: e.rank)] if alt else [])
+        return weakest(deciding)
+
+    @property
+    def verdict(self) -> str:
+        """``"APPLIES"`` (all conditions checked exactly), ``"conditions hold numerically"`` (some by
+        a sampled rank or a tolerance), ``"WARNING"`` (Theorem 6's situation), ``"does not apply"``
+        or ``"undecided"``."""
+        if self.applies is None:
+            return "undecided"
+        if self.applies is False:
+            return "does not apply"
+        if self.warning:
+            return "WARNING"
+        return "APPLIES" if self.evidence == Evidence.PROVED else "conditions hold numerically"
 
     @property
     def applies(self) -> Optional[bool]:
@@ -133,11 +168,17 @@ class Check:
 
     def to_dict(self) -> dict:
         return {"theorem": self.theorem, "conclusion": self.conclusion, "applies": self.applies,
+                "verdict": self.verdict, "evidence": self.evidence.value, "warning": self.warning,
                 "required": [c.to_dict() for c in self.required], "any_of": [c.to_dict() for c in self.any_of]}
 
     def __str__(self) -> str:
-        tag = {True: "APPLIES", False: "does not apply", None: "undecided"}[self.applies]
-        lines = [f"{self.theorem}: {tag} -- {self.conclusion}"]
+        ev = self.evidence
+        how = {Evidence.PROVED: f"{self.theorem} of the paper, every deciding condition checked exactly",
+               Evidence.SAMPLED: "a deciding condition rests on a numerical rank or a float tolerance",
+               Evidence.NONE: "a condition could not be decided"}.get(ev, "")
+        if self.applies is False:
+            how = "a condition fails (" + ("checked exactly" if ev == Evidence.PROVED else "numerically") + ")"
+        lines = [f"{self.theorem}: {summary_line(self.verdict, ev, how)} -- {self.conclusion}"]
         lines += [f"    {c}" for c in self.required]
         lines += [f"    {c} (one of)" for c in self.any_of]
         return "\n".join(lines)
@@ -337,7 +378,7 @@ def orthogonal_patterns(net: MLP, X, masks=None, *, tol: float = ZZ_TOL) -> Cond
     ok = worst <= tol
     detail = (f"max |cos(x_a, x_b)| over entries of Z_i Z_jᵀ, i ≠ j = {worst:.3g} (tolerance {tol:g})" if ok else
               f"Z_i Z_j^T = 0 fails: max |cos(x_a, x_b)| over entries of Z_i Z_jᵀ, i ≠ j = {worst:.3g} > {tol:g}")
-    return Condition(name, ok, detail, data_tag(X), worst)
+    return Condition(name, ok, detail, data_tag(X), worst, evidence="sampled")
 
 
 def first_layer_only_sparse(net: MLP, masks=None) -> Condition:
@@ -370,7 +411,8 @@ def dim_star_widths(net: MLP, X, masks=None) -> Condition:
     dec = pattern_decomposition(_layers(net, masks)[0].astype(np.int8), X)
     dims = tuple(dim_star(net.activation, Z) for Z in dec.Z)
     ok = all(p >= d for p, d in zip(dec.p, dims))
-    return Condition(name, ok, f"p_i = {_groups(dec.p.tolist())}, dim* = {_groups(dims)}", data_tag(X), dims)
+    return Condition(name, ok, f"p_i = {_groups(dec.p.tolist())}, dim* = {_groups(dims)}", data_tag(X), dims,
+                     evidence="sampled")
 
 
 def wide_last_hidden(net: MLP, X) -> Condition:
@@ -556,7 +598,7 @@ def rank_check(net: MLP, X, masks=None, *, n_draws: int = 100, key=None, rtol: f
     full = sum(r == n for r in ranks)
     seen = {int(r): ranks.count(r) for r in sorted(set(ranks))}
     return Condition(name, full == n_draws, f"{full} of {n_draws} draws give rank n = {n} (ranks seen: {seen}; "
-                     f"rtol {rtol:g})", data_tag(X), ranks)
+                     f"rtol {rtol:g})", data_tag(X), ranks, evidence="sampled")
 
 
 # ============================================================================= Theorems 1-6
@@ -621,4 +663,5 @@ def theorem6_conditions(net: MLP, X, masks=None, *, dtype=jnp.float32) -> Check:
     few = Condition("a final-layer row with < n connections (Remark 2 fails)",
                     None if r2.holds is None else not r2.holds, r2.detail, r2.data, r2.value)
     return Check("Theorem 6", "spurious valleys can exist (SS situation): the guarantees above do not cover this net",
-                 (ss_network(net, masks), few, theorem6_activation(net, dtype=dtype), hidden_width_three(net)))
+                 (ss_network(net, masks), few, theorem6_activation(net, dtype=dtype), hidden_width_three(net)),
+                 warning=True)

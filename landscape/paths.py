@@ -478,8 +478,8 @@ class PathReport(io.Saveable):
         return cls(s=arrays["s"], losses=arrays["losses"], **meta)
 
     def __str__(self) -> str:
-        head = summary_line(self.verdict, self.evidence, self.how)
-        return (f"{head}\n  {self.theorem}: {len(self.labels)} segments; sampled: {self.s.size} points, max increase "
+        head = summary_line(f"{self.verdict} {self.theorem}".strip(), self.evidence, self.how)
+        return (f"{head}\n  {len(self.labels)} segments; sampled: {self.s.size} points, max increase "
                 f"{self.max_increase:.3g} (tol {self.rise_tol:.3g}); rise bound {self.rise_bound:.3g}; end loss "
                 f"{self.end_loss:.6g}, infimum {self.infimum:.6g}, gap {self.end_gap:.3g} (tol {self.end_tol:.3g})")
 

@@ -270,7 +270,7 @@ def test_theorem5_and_6():
     assert _applies(m_ss, "tanh", X, "Theorem 6").applies is True
     r = S.structure_report(net, X, m_ss)
     assert "Theorem 6" in r.applicable() and r.kind == "SS"
-    assert "FAILS] every output connected" in str(r)
+    assert "FAILS, proved] every output connected" in str(r) and "Theorem 6: WARNING [proved" in str(r)
 
 
 def test_report_save_load(tmp_path):
