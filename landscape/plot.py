@@ -443,7 +443,8 @@ def figure4(result):
 def path_report(report):
     """The loss along a verified path (top) and its gap to the infimum on a log
     scale (bottom); segment boundaries as grey lines. The title states the
-    verdict of ``paths.verify`` (``report.passed``) and the largest rise.
+    verdict of ``paths.verify`` with its evidence, and the rise bound (certified) or the
+    largest sampled rise.
 
     Args:
       report: a ``landscape.paths.PathReport``.
@@ -464,5 +465,10 @@ def path_report(report):
             a.axvline(k, color="0.8", lw=0.8, zorder=0)
     ax.set_ylabel("loss (½ sum)")
     gx.set_xlabel("position s along the path (segment k = [k, k+1])")
-    ax.set_title(f"{'PASS' if report.passed else 'FAIL'} {report.theorem}: max rise {report.max_increase:.2g}")
+    verdict = getattr(report, "verdict", "") or ("no rise seen" if report.max_increase <= report.rise_tol else "FAIL")
+    evidence = getattr(report, "evidence", "sampled")
+    bound = getattr(report, "rise_bound", float("nan"))
+    rise = f"rise bound {bound:.2g}" if evidence == "certified" and np.isfinite(bound) else \
+        f"max sampled rise {report.max_increase:.2g}"
+    ax.set_title(f"{verdict} [{evidence}] {report.theorem}: {rise}")
     return fig

@@ -138,9 +138,10 @@ def test_path_report_figure_states_the_verdict(tmp_path):
 
     s = np.linspace(0, 2, 21)
     losses = np.where(s < 1, 2.0, 2.0 - (s - 1) * 1.5)
-    rep = paths.PathReport(s, losses, 0.0, 1e-9, 0.5, 0.5, 0.0, 1e-8, True, ("a", "b"), "Theorem 4")
+    rep = paths.PathReport(s, losses, 0.0, 1e-9, 0.5, 0.5, 0.0, 1e-8, True, ("a", "b"), "Theorem 4", verdict="PASS",
+                           evidence="certified", rise_bound=0.0)
     fig = plot.path_report(rep)
-    assert fig.axes[0].get_title() == "PASS Theorem 4: max rise 0"
+    assert fig.axes[0].get_title() == "PASS [certified] Theorem 4: rise bound 0"
     np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), losses)
     _check_png(plot.save(fig, str(tmp_path / "p.png"))[0])
 

@@ -2,10 +2,11 @@
 
 Builds a small problem for the chosen construction (random data, mask and
 starting point from ``--seed``), builds the path of the theorem, verifies it
-(``paths.verify``: largest rise, end loss vs. the closed-form infimum) and writes
-into ``--out``: ``report.npz`` (``PathReport``, self-describing), ``report.json``
-(the verdict and the problem) and ``loss_along_path.png``. Exit status 0 when
-the path passes, 1 when it does not. Runs in float64.
+(``paths.verify``: a rigorous bound of the rise anywhere on the path, end loss vs. the
+closed-form infimum) and writes into ``--out``: ``report.npz`` (``PathReport``,
+self-describing), ``report.json`` (the verdict, its evidence and the problem) and
+``loss_along_path.png``. Exit status 0 when the verdict is PASS (certified), 1 otherwise.
+Runs in float64.
 
 Cases: theorem1.1 (p_i >= d_i), theorem1.2 (Z_i Z_j^T = 0), theorem1.3 (d_y = 1),
 theorem2.1 (deep linear, first layer sparse, p_i >= d_i), theorem2.2 (deep
@@ -127,7 +128,8 @@ def summary(args, path, report) -> dict:
             "case": args.case, "seed": args.seed, "net": path.net.to_dict(), "theorem": report.theorem,
             "labels": list(report.labels), "points": int(report.s.size), "max_increase": report.max_increase,
             "rise_tol": report.rise_tol, "end_loss": report.end_loss, "infimum": report.infimum,
-            "end_gap": report.end_gap, "end_tol": report.end_tol, "passed": report.passed}
+            "end_gap": report.end_gap, "end_tol": report.end_tol, "passed": report.passed,
+            "verdict": report.verdict, "evidence": report.evidence, "how": report.how, "rise_bound": report.rise_bound}
 
 
 def main(args) -> int:

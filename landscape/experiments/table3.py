@@ -29,6 +29,7 @@ from landscape import curvature, io, nets, solutions, trials
 from landscape.experiments import _common
 from landscape.theory import THEOREM6_LABELS as LABELS
 from landscape.theory import Theorem6, theorem6_global_min, theorem6_labels, w_from_params
+from landscape.verdicts import Evidence
 
 ACTIVATIONS = ("shifted_sigmoid", "tanh", "leaky_relu", "elu", "relu")
 
@@ -40,6 +41,10 @@ PAPER = {
     "relu": {"global": 5, "valley": 7, "n_solutions": 11, "solution_counts": [17, 15, 5, 19, 6, 6, 6, 8, 7, 7, 4]},
 }
 """The paper's Table 3 (100 trials each): boxed = valley, bold = global."""
+
+LABEL_EVIDENCE = Evidence.SAMPLED
+"""Table 3's labels are tolerance bands checked at each trained end point (one sample of the
+claim "this trial ended in the valley / at the global minimum")."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,8 +149,8 @@ def distinct_solutions(cfg: Table3Config, net, params, labels: np.ndarray, loss_
 def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, gtol: float = 1e-3,
                      eig_atol: float = 1e-4) -> list:
     """Adds ``"curvature"`` (``curvature.classify_critical_point`` at the representative: not
-    critical / saddle / flat minimum with its number of flat directions /
-    strict minimum; exact 8×8 Hessian on the free weights) to every solution.
+    critical / saddle / flat minimum / degenerate / strict minimum, with its number of flat
+    directions; exact 8×8 Hessian on the free weights) and ``"curvature_evidence"`` to every solution.
     Tolerances: gradient ≤ ``gtol``; an eigenvalue is zero when ≤ ``eig_atol``.
     The Hessian does not see ReLU's kinks: read ReLU labels with that in mind.
 
@@ -160,7 +165,8 @@ def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, 
         p = jax.tree.map(lambda a: np.asarray(a, dtype)[s["representative"]], params)
         c = curvature.classify_critical_point(f, space.flatten(nets.apply_masks(p, space.masks), check=False), gtol=gtol,
                                               eig_atol=eig_atol)
-        out.append({**s, "curvature": c.label, "n_flat": int(c.to_dict().get("n_flat") or 0)})
+        out.append({**s, "curvature": c.label, "curvature_evidence": c.evidence,
+                    "n_flat": int(c.to_dict().get("n_flat") or 0)})
     return out
 
 
@@ -247,10 +253,15 @@ class Table3Result:
             lines.append(f"{a:<16}{c['global']:>4} [{lo_g:.2f},{hi_g:.2f}]{c['valley']:>4} [{lo_v:.2f},{hi_v:.2f}]"
                          f"{c['other']:>7}{c['unconverged']:>8}{c['diverged']:>8}{len(r.solutions):>6}{paper:>12}{r.seconds:>7.2f}s")
         lines.append("[lo,hi]: Wilson 95% interval of the fraction. paper: the paper's counts out of 100.")
+        lines.append(f"labels [{LABEL_EVIDENCE}]: tolerance bands at each trained end point (theory.theorem6_labels: "
+                     f"global |L - L*| <= {cfg.global_tol:g}; valley |w4| <= {cfg.valley_w4_tol:g} and L in "
+                     f"[y4^2/2 - {cfg.global_tol:g}, y4^2/2 + {cfg.valley_tol:g}]); a 'valley' end point is near the "
+                     "Theorem 6 valley, not proved to lie in it (theory.certify_valley checks a point)")
         for a, r in self.results.items():
             if len(r.solutions) > 2 or any("curvature" in s for s in r.solutions):
                 sol = ", ".join(f"{s['count']}x L={s['loss']:.4g} ({s['label']}"
-                                + (f"; {s['curvature']}" + (f", {s['n_flat']} flat" if s["n_flat"] else "") if "curvature" in s else "")
+                                + (f"; {s['curvature']} [{s.get('curvature_evidence', 'sampled')}]"
+                                   + (f", {s['n_flat']} flat" if s["n_flat"] else "") if "curvature" in s else "")
                                 + ")" for s in r.solutions)
                 lines.append(f"{a} distinct solutions ({len(r.solutions)}): {sol}")
         if "relu" in self.results:
