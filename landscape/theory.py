@@ -649,7 +649,7 @@ def certify_valley(thm: Theorem6, activation: Activation, params=None, *, a: Opt
             failures.append(f"a perturbation of radius {r:g} lowers the loss by {-c:.3g}")
     if not better < thm.valley_loss:
         failures.append(f"better point loss {better:.6g} is not below y4^2/2 = {thm.valley_loss:.6g}")
-    local = (f"{'passed' if not any(k in f for f in failures for k in ('gradient', 'Hessian', 'perturbation')) else 'FAILED'}"
+    local = (f"{'passed' if not any(k in f for f in failures for k in ('gradient', 'Hessian', 'perturbation')) else 'failed'}"
              f" [sampled: |grad| {np.linalg.norm(g):.2g} (tol {grad_tol:g}); min Hessian eigenvalue {eigs.min():.3g} "
              f"(error bound {eig_err:.2g}); {n_perturbations} random perturbations at each radius "
              f"{radii.tolist()}: smallest change {float(np.min(min_change)):.3g}]")
