@@ -69,6 +69,11 @@ from landscape.theory import theorem6_global_min as theorem6_global_min
 from landscape.theory import theorem6_labels as theorem6_labels
 from landscape.theory import valley_point as valley_point
 from landscape.theory import ValleyCertificate as ValleyCertificate
+from landscape.theory import Theorem6Certificate as Theorem6Certificate
+from landscape.verdicts import Evidence as Evidence
+from landscape.verdicts import Judgement as Judgement
+from landscape.bounds import enclose as enclose
+from landscape.bounds import Enclosure as Enclosure
 from landscape.evaluate import default_batch_size as default_batch_size
 from landscape.evaluate import evaluate_points as evaluate_points
 from landscape.evaluate import Evaluator as Evaluator
@@ -100,6 +105,7 @@ from landscape.connectivity import minimum_spanning_tree as minimum_spanning_tre
 from landscape.connectivity import PathResult as PathResult
 from landscape.connectivity import ProbeConfig as ProbeConfig
 from landscape.curvature import classify_critical_point as classify_critical_point
+from landscape.curvature import Objective as Objective
 from landscape.curvature import CriticalPoint as CriticalPoint
 from landscape.curvature import free_space as free_space
 from landscape.curvature import FreeSpace as FreeSpace
@@ -187,6 +193,12 @@ __all__ = [
     "theorem6_labels",
     "valley_point",
     "ValleyCertificate",
+    "Theorem6Certificate",
+    "Evidence",
+    "Judgement",
+    "enclose",
+    "Enclosure",
+    "Objective",
     "default_batch_size",
     "evaluate_points",
     "Evaluator",
