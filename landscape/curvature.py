@@ -544,7 +544,7 @@ def classify_critical_point(f: Callable, z, *, gtol: float = 1e-4, eig_atol: flo
             how += "; second-order sufficient conditions at z (no true critical point nearby is certified)"
         return CriticalPoint(label=label, **base, higher_order=tests, evidence="sampled", how=how)
     r = lanczos(f, z, num_steps=num_steps, key=key)
-    lo_min, hi_min = r.min - r.residuals[0], r.min + r.residuals[0]
+    hi_min = r.min + r.residuals[0]
     lo_max = r.max - r.residuals[-1]
     band = max(float(eig_atol), float(eig_rtol) * max(abs(r.min), abs(r.max)))
     base = dict(common, n_negative=None, n_flat=None, n_positive=None, min_eig=r.min, max_eig=r.max, eig_tol=band,

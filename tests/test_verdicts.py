@@ -158,7 +158,7 @@ def test_forged_and_mismatched_certificates_are_refused(t6):
 
 
 def test_off_valley_point_gets_no_certificate(t6):
-    f, sp, v1, v2, bt = t6
+    _, _, v1, _, bt = t6
     w = th.w_from_params(v1)
     off = th.params_from_w(w.at[0].multiply(1.001))  # w1 × 1.001: loss 2 + 5e-7, equations off by 1e-3
     with pytest.raises(ValueError, match="equations"):
