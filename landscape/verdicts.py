@@ -108,6 +108,7 @@ STRONG_WORDS = {
     "applies": Evidence.PROVED,
     "certified": Evidence.CERTIFIED,
     "pass": Evidence.CERTIFIED,
+    "connected below alpha": Evidence.CERTIFIED,
     "strict minimum": Evidence.SAMPLED,
     "strict_minimum": Evidence.SAMPLED,
     "spurious valley": Evidence.PROVED,
