@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import curvature, evaluate, io, nets
+from landscape import curvature, evaluate, io, nets, validate
 from landscape.nets import MLP
 
 
@@ -91,7 +91,7 @@ def _s(v, fmt=""):
 
 
 def group_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
-                    loss: str = "half_sum", dtype=jnp.float64, batch_size: Optional[int] = None) -> Solutions:
+                    loss: str = "half_sum", dtype=None, batch_size: Optional[int] = None) -> Solutions:
     """Groups points (a leading axis on every params leaf) into distinct solutions.
 
     Greedy leader clustering in order of loss: a point joins the first group
@@ -109,16 +109,16 @@ def group_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float 
       X, Y: ``(d_x, n)`` data and ``(d_y, n)`` targets.
       masks: 0/1 masks (``None``: dense).
       out_tol, loss_tol: grouping tolerances.
-      loss: loss convention; dtype: float dtype of the analysis (float64 needs x64).
+      loss: loss convention; dtype: float dtype of the analysis (default: float64 when
+        ``jax_enable_x64`` is on, else float32; an explicit float64 needs x64).
       batch_size: points vmapped together (default ``evaluate.default_batch_size``).
     """
-    if not out_tol > 0 or not loss_tol > 0:
-        raise ValueError(f"out_tol, loss_tol: expected > 0, got {out_tol}, {loss_tol}")
-    if loss not in nets.LOSSES:
-        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
-    dtype = jnp.dtype(dtype)
+    validate.net(net)
+    out_tol, loss_tol = validate.positive(out_tol, "out_tol"), validate.positive(loss_tol, "loss_tol")
+    validate.choice(loss, "loss", nets.LOSSES)
+    dtype = validate.float_dtype(jnp.result_type(float) if dtype is None else dtype)  # default: float64 under x64
     masks = nets.dense_masks(net, dtype) if masks is None else nets.check_masks(net, masks)
-    params_batch = nets.check_params(net, params_batch, batched=True) if _finite(params_batch) else params_batch
+    params_batch = validate.params(net, params_batch, name="params_batch", batched=True)  # (m, ...) leaves; NaN allowed
     X, Y = nets.check_data(net, X, Y)
     X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
     P = jax.tree.map(lambda p: np.asarray(p, dtype), tuple(params_batch))
@@ -165,13 +165,9 @@ class _OutputLossGrad:
         return F, L, jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(g)))
 
 
-def _finite(params_batch) -> bool:
-    return all(np.all(np.isfinite(np.asarray(p))) for p in jax.tree.leaves(params_batch))
-
-
 def label_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
                     gtol: float = 1e-3, eig_atol: float = 1e-3, eig_rtol: float = 1e-8, loss: str = "half_sum",
-                    dtype=jnp.float64, dense_max: int = 2000) -> Solutions:
+                    dtype=None, dense_max: int = 2000) -> Solutions:
     """``group_solutions`` then ``curvature.classify_critical_point`` at every group's representative.
 
     Args:
@@ -181,11 +177,12 @@ def label_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float 
         default suits float32 training stopped at ``gtol=1e-5`` or after a
         step budget on a slow valley.
       eig_atol, eig_rtol: zero band of the Hessian eigenvalues (``classify_critical_point``).
-      loss: loss convention; dtype: float dtype of the analysis (float64 needs x64).
+      loss: loss convention; dtype: float dtype of the analysis (default as ``group_solutions``).
 
     Returns:
       ``Solutions`` with ``labels`` and ``curvature`` filled in.
     """
+    dtype = validate.float_dtype(jnp.result_type(float) if dtype is None else dtype)
     sol = group_solutions(net, params_batch, X, Y, masks, out_tol=out_tol, loss_tol=loss_tol, loss=loss, dtype=dtype)
     f, space = curvature.masked_objective(net, X, Y, masks, loss=loss, dtype=dtype)
     labels, curv = [], []
