@@ -75,14 +75,18 @@ def report_error(command: str, e: BaseException) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    args._argv = argv  # the command line, for "run the same command again to resume"
-    if getattr(args, "x64", False) or getattr(args, "dtype", None) == "float64":
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
-    enable_compilation_cache()
     try:
+        args = build_parser().parse_args(argv)  # imports the experiments (and JAX): seconds
+    except KeyboardInterrupt:
+        print("landscape: interrupted (before the run started; nothing was written)", file=sys.stderr)
+        return 130
+    args._argv = argv  # the command line, for "run the same command again to resume"
+    try:
+        if getattr(args, "x64", False) or getattr(args, "dtype", None) == "float64":
+            import jax
+
+            jax.config.update("jax_enable_x64", True)
+        enable_compilation_cache()
         return int(args._module.main(args) or 0)
     except USER_ERRORS as e:  # bad input, the same for every command: one clear line, no traceback
         return report_error(args.command, e)

@@ -637,7 +637,7 @@ def classify(case: Case, F: Fixtures) -> tuple:
 CASES = _cases()
 
 VALID = [
-    ("train: learning_rate np.float32(0.01)", lambda F: F.train(learning_rate=np.float32(0.01))),
+    ("TrainConfig: learning_rate np.float32(0.01)", lambda F: ls.TrainConfig(learning_rate=np.float32(0.01))),
     ("train: max_steps np.int64(4)", lambda F: F.train(max_steps=np.int64(4))),
     ("train: seed np.uint32(7)", lambda F: F.train(seed=np.uint32(7))),
     ("train: trial_ids np.array([5, 2**32 - 1])", lambda F: F.train(trial_ids=np.array([5, 2**32 - 1]))),
@@ -647,7 +647,7 @@ VALID = [
     ("loss: under vmap over params", lambda F: jax.vmap(ls.loss, in_axes=(None, 0, None, None, None))(
         F.net, jax.tree.map(lambda p: jnp.stack([p, p]), F.params), F.X, F.Y, F.masks)),
     ("MLP: sizes of numpy integers", lambda F: ls.MLP(tuple(np.array([3, 2, 3])))),
-    ("connect: learning_rate np.float64(0.01)", lambda F: F.connect(methods=("bezier",), steps=2, learning_rate=np.float64(0.01))),
+    ("ProbeConfig: learning_rate np.float64(0.01)", lambda F: ls.ProbeConfig(learning_rate=np.float64(0.01)).opt()),
 ]
 
 
