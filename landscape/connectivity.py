@@ -176,6 +176,8 @@ class PathResult(io.Saveable):
       history: ``(steps,)`` the training objective per iteration (empty for linear).
       certificate: the proof cited when one applies, else None.
       tried: ``{method: max_loss}`` of every method ``connect`` ran.
+      objective: what ``f`` was (``f.description``, e.g. the net, loss and data/mask digests
+        of a ``curvature.masked_objective``), or None for a plain callable.
     """
 
     method: str
@@ -192,6 +194,7 @@ class PathResult(io.Saveable):
     history: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     certificate: Optional[str] = None
     tried: dict = dataclasses.field(default_factory=dict)
+    objective: Optional[dict] = None
 
     @property
     def connected(self) -> bool:
@@ -225,7 +228,8 @@ class PathResult(io.Saveable):
         curve = "polyline" if isinstance(self.curve, Polyline) else "bezier"
         return {"method": self.method, "curve": curve, "max_loss": self.max_loss, "barrier": self.barrier,
                 "alpha": self.alpha, "tol": self.tol, "verdict": self.verdict, "n_nonfinite": self.n_nonfinite,
-                "endpoint_losses": self.endpoint_losses.tolist(), "certificate": self.certificate, "tried": self.tried}
+                "endpoint_losses": self.endpoint_losses.tolist(), "certificate": self.certificate, "tried": self.tried,
+                "objective": self.objective}
 
     def _to_file(self) -> tuple:
         arrays = {"controls": self.controls, "t": self.t, "losses": self.losses, "history": self.history,
@@ -243,7 +247,8 @@ class PathResult(io.Saveable):
         return cls(method=meta["method"], curve=curve, t=arrays["t"], losses=arrays["losses"],
                    endpoint_losses=arrays["endpoint_losses"], max_loss=meta["max_loss"], barrier=meta["barrier"],
                    alpha=meta["alpha"], tol=meta["tol"], verdict=meta["verdict"], n_nonfinite=meta["n_nonfinite"],
-                   history=arrays["history"], certificate=meta["certificate"], tried=meta["tried"])
+                   history=arrays["history"], certificate=meta["certificate"], tried=meta["tried"],
+                   objective=meta.get("objective"))
 
 
 # ----------------------------------------------------------------------------- curves
@@ -288,7 +293,7 @@ def _finish(f, method, curve, e, alpha, tol, n_eval, batch_size, history=None, c
     return PathResult(method=method, curve=curve, t=t, losses=losses, endpoint_losses=np.asarray(e),
                       max_loss=max_loss, barrier=barrier, alpha=alpha, tol=tol, verdict=verdict, n_nonfinite=n_bad,
                       history=np.zeros(0) if history is None else np.asarray(history),
-                      certificate=certificate if verdict != CONNECTED else None)
+                      certificate=certificate if verdict != CONNECTED else None, objective=getattr(f, "description", None))
 
 
 def _polyline(controls, knots) -> Polyline:
@@ -538,6 +543,7 @@ class BarrierMatrix(io.Saveable):
         ``heights``; the lowest path height between any two points using found
         paths is the largest edge on their tree path (minimax).
       methods: the probes used for each pair.
+      objective: what ``f`` was (``f.description``), or None for a plain callable.
     """
 
     heights: np.ndarray
@@ -545,6 +551,7 @@ class BarrierMatrix(io.Saveable):
     losses: np.ndarray
     mst: np.ndarray
     methods: tuple
+    objective: Optional[dict] = None
 
     def components(self, alpha: float, tol: float = 0.0) -> np.ndarray:
         """``(m,)`` labels: points joined by found paths staying ≤ ``alpha + tol``.
@@ -562,11 +569,11 @@ class BarrierMatrix(io.Saveable):
 
     def _to_file(self) -> tuple:
         return ({"heights": self.heights, "barriers": self.barriers, "losses": self.losses, "mst": self.mst},
-                {"methods": list(self.methods)})
+                {"methods": list(self.methods), "objective": self.objective})
 
     @classmethod
     def _from_file(cls, a: dict, meta: dict) -> "BarrierMatrix":
-        return cls(a["heights"], a["barriers"], a["losses"], a["mst"], tuple(meta["methods"]))
+        return cls(a["heights"], a["barriers"], a["losses"], a["mst"], tuple(meta["methods"]), meta.get("objective"))
 
 
 def minimum_spanning_tree(heights: np.ndarray) -> np.ndarray:
@@ -606,4 +613,5 @@ def barrier_matrix(f: Callable, points, *, methods: Sequence[str] = ("linear", "
             r = connect(f, Z[i], Z[j], methods=methods, stop_when_connected=False, config=cfg)
             H[i, j] = H[j, i] = r.max_loss
     B = H - np.maximum(losses[:, None], losses[None, :])
-    return BarrierMatrix(heights=H, barriers=B, losses=losses, mst=minimum_spanning_tree(H), methods=tuple(methods))
+    return BarrierMatrix(heights=H, barriers=B, losses=losses, mst=minimum_spanning_tree(H), methods=tuple(methods),
+                         objective=getattr(f, "description", None))

@@ -27,7 +27,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy import linalg as sla
 
-from landscape import nets, validate
+from landscape import io, nets, validate
 from landscape.nets import MLP
 
 # ----------------------------------------------------------------------------- free coordinates
@@ -105,7 +105,8 @@ def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtyp
 
     Returns:
       ``(f, space)``: ``f(z)`` maps ``(k,)`` free coordinates to the scalar loss;
-      ``space`` converts between params pytrees and ``z``.
+      ``space`` converts between params pytrees and ``z``. ``f.description`` names the
+      problem (net, loss, dtype, digests of the data and masks; ``io.describe_problem``).
     """
     validate.choice(loss, "loss", nets.LOSSES)
     space = free_space(net, masks, dtype)
@@ -116,6 +117,9 @@ def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtyp
         # unflatten already puts exact zeros at masked entries: no apply_masks needed.
         return nets.loss(net, space.unflatten(z), X, Y, None, loss)
 
+    # What f is, for results computed from it (connectivity.PathResult.objective): self-describing files.
+    f.description = {"objective": "masked_objective", **io.describe_problem(net, X, Y, space.masks, loss=loss,
+                                                                            dtype=space.dtype), "n_free": int(space.index.size)}
     return f, space
 
 

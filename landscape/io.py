@@ -124,6 +124,27 @@ def digest(a) -> dict:
     return {"shape": list(a.shape), "dtype": a.dtype.name, "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
 
 
+def describe_problem(net, X, Y=None, masks=None, *, loss: Optional[str] = None, dtype=None) -> dict:
+    """What a result was computed on, JSON-able and small: the net, the loss convention, the
+    dtype, and the digest (shape, dtype, SHA-256) of ``X``, ``Y`` and every mask leaf.
+
+    Results that do not store their data and masks themselves carry this, so that a file says
+    which problem it belongs to (``Solutions``, ``PathReport``, ``PathResult`` of a
+    ``masked_objective``).
+    """
+    import jax
+
+    out = {"net": net.to_dict(), "data": {"X": digest(X)}}
+    if Y is not None:
+        out["data"]["Y"] = digest(Y)
+    out["masks"] = None if masks is None else [digest(m) for m in jax.tree.leaves(masks)]
+    if loss is not None:
+        out["loss"] = loss
+    if dtype is not None:
+        out["dtype"] = np.dtype(dtype).name
+    return out
+
+
 # ----------------------------------------------------------------------------- params pytrees in files
 
 

@@ -412,6 +412,8 @@ class PathReport(io.Saveable):
       end_tol: allowed ``|end_gap|``.
       passed: ``max_increase ≤ rise_tol`` and ``|end_gap| ≤ end_tol``.
       labels: segment labels; theorem: the construction.
+      problem: the path's problem (``io.describe_problem``: net, loss, digests of the data and
+        masks), so that a saved report names what it verified.
     """
 
     s: np.ndarray
@@ -425,6 +427,7 @@ class PathReport(io.Saveable):
     passed: bool
     labels: tuple = ()
     theorem: str = ""
+    problem: dict = dataclasses.field(default_factory=dict)
 
     @property
     def worst_position(self) -> float:
@@ -478,4 +481,5 @@ def verify(path: Path, *, n: int = 64, refine: int = 3, rtol: float = 1e-9, end_
     gap = end_loss - inf
     end_tol = end_atol + end_rtol * abs(inf) if np.isfinite(inf) else float("nan")
     passed = bool(max_inc <= rise_tol and (not np.isfinite(inf) or abs(gap) <= end_tol))
-    return PathReport(s, L, max_inc, rise_tol, end_loss, inf, gap, end_tol, passed, path.labels, path.theorem)
+    return PathReport(s, L, max_inc, rise_tol, end_loss, inf, gap, end_tol, passed, path.labels, path.theorem,
+                      io.describe_problem(path.net, path.X, path.Y, path.masks, loss=path.loss))

@@ -350,9 +350,14 @@ def pca_plane(trajectories, masks=None, *, origin=None) -> PCAPlane:
 # ----------------------------------------------------------------------------- grids
 
 
+MAX_AXIS_POINTS = 2**24
+"""The most points one grid axis may have (a larger count is a typo, not a grid: its
+coordinates alone would take gigabytes)."""
+
+
 def axis(lo: float, hi: float, n: int) -> np.ndarray:
     """``n`` evenly spaced coordinates from ``lo`` to ``hi`` (validated)."""
-    n = validate.integer(n, "axes: the number of points", low=1)
+    n = validate.integer(n, "axes: the number of points", low=1, high=MAX_AXIS_POINTS)
     lo, hi = validate.real(lo, "axes: lo"), validate.real(hi, "axes: hi")
     if n > 1 and not hi > lo:
         raise ValueError(f"axes: range ({lo}, {hi}) is empty or inverted; expected lo < hi")

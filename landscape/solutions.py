@@ -40,6 +40,8 @@ class Solutions(io.Saveable):
       out_tol, loss_tol: the grouping tolerances.
       labels: ``(g,)`` curvature labels (``curvature.LABELS``) or None.
       curvature: per group ``CriticalPoint.to_dict()`` or None.
+      problem: what the points were evaluated on (``io.describe_problem``: net, loss,
+        dtype, digests of the data and masks).
     """
 
     group: np.ndarray
@@ -52,6 +54,7 @@ class Solutions(io.Saveable):
     loss_tol: float
     labels: Optional[list] = None
     curvature: Optional[list] = None
+    problem: dict = dataclasses.field(default_factory=dict)
 
     @property
     def n_groups(self) -> int:
@@ -78,12 +81,13 @@ class Solutions(io.Saveable):
     def _to_file(self) -> tuple:
         return ({"group": self.group, "counts": self.counts, "representative": self.representative,
                  "loss": self.loss, "grad_norm": self.grad_norm, "output": self.output},
-                {"out_tol": self.out_tol, "loss_tol": self.loss_tol, "labels": self.labels, "curvature": self.curvature})
+                {"out_tol": self.out_tol, "loss_tol": self.loss_tol, "labels": self.labels, "curvature": self.curvature,
+                 "problem": self.problem})
 
     @classmethod
     def _from_file(cls, a: dict, meta: dict) -> "Solutions":
         return cls(a["group"], a["counts"], a["representative"], a["loss"], a["grad_norm"], a["output"],
-                   meta["out_tol"], meta["loss_tol"], meta["labels"], meta["curvature"])
+                   meta["out_tol"], meta["loss_tol"], meta["labels"], meta["curvature"], meta.get("problem", {}))
 
 
 def _s(v, fmt=""):
@@ -148,7 +152,8 @@ def group_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float 
     counts = counts[order]
     rep = np.array([np.flatnonzero(group == g)[np.argmin(G[group == g])] for g in range(len(leaders))], int)
     return Solutions(group=group, counts=counts, representative=rep, loss=L[rep], grad_norm=G[rep], output=F[rep],
-                     out_tol=float(out_tol), loss_tol=float(loss_tol))
+                     out_tol=float(out_tol), loss_tol=float(loss_tol),
+                     problem=io.describe_problem(net, X, Y, masks_d, loss=loss, dtype=dtype))
 
 
 @dataclasses.dataclass(frozen=True)

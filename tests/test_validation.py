@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import io, validate
+from landscape import io
 from landscape.experiments import _common, table3
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "tools"))
@@ -209,6 +209,8 @@ def test_files_paths_and_corrupt_files(tmp_path):
 
 
 def test_output_folder_checks(tmp_path, monkeypatch):
+    from landscape import validate
+
     f = tmp_path / "a_file"
     f.write_text("x")
     with pytest.raises(ValueError, match="--out: expected a folder, got the existing file"):
@@ -392,3 +394,19 @@ def test_sweep_covers_enough_of_the_api():
     classes = {c.cls for c in sweep.CASES}
     assert len(sweep.CASES) >= 175 and classes >= {"data", "masks", "params", "dtype", "integer", "seed", "trial_ids",
                                                    "scalar", "choice", "type", "path", "saved"}
+
+
+def test_result_files_name_the_problem_they_were_computed_on(tmp_path):
+    """Every result file says what it was computed on: masks and data (or their digests with shapes)."""
+    p = params()
+    sol = ls.group_solutions(NET, jax.tree.map(lambda a: a[None], p), X, Y, MASKS)
+    back = ls.Solutions.load(sol.save(str(tmp_path / "sol")))
+    assert back.problem["data"]["X"] == io.digest(np.asarray(X, back.problem["dtype"]))  # the data, as analysed
+    assert back.problem["data"]["X"]["shape"] == [3, 3] and len(back.problem["masks"]) == 2 and back.problem["loss"] == "half_sum"
+    f, space = ls.masked_objective(NET, X, Y, MASKS)
+    z0, z1 = space.flatten(p), space.flatten(ls.init(jax.random.key(1), NET, MASKS))
+    r = ls.PathResult.load(ls.connect(f, z0, z1, methods=("linear",), n_eval=5).save(str(tmp_path / "path")))
+    assert r.objective["objective"] == "masked_objective" and r.objective["n_free"] == 8
+    assert r.objective["masks"][0]["sha256"] == io.digest(np.asarray(MASKS[0]["W"], np.float32))["sha256"]
+    res = ls.TrialsResult.load(ls.train(NET, X, Y, masks=MASKS, **TINY).save(str(tmp_path / "res")))
+    assert res.masks is not None and res.config["data"]["Y"]["shape"] == [3, 3]
