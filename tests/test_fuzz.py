@@ -209,14 +209,17 @@ def test_prepare_raises_clearly_or_plans_valid_trials(seed, plan, chunk, batch, 
 
 @FUZZ
 @given(steps=COUNT, n_eval=mostly(st.integers(2, 9), st.sampled_from([1, 0, 2.5, True])), lr=POSITIVE, seed=SEED,
-       rtol=NONNEG, climb_after=mostly(st.sampled_from([0.0, 0.5, 1.0]), WRONG))
-def test_probe_config_raises_clearly_or_holds_valid_settings(steps, n_eval, lr, seed, rtol, climb_after):
+       rtol=NONNEG, temperature=NONNEG, climb_after=mostly(st.sampled_from([0.0, 0.5, 1.0]), WRONG))
+def test_probe_config_raises_clearly_or_holds_valid_settings(steps, n_eval, lr, seed, rtol, temperature, climb_after):
     kind, c = outcome(lambda: ls.ProbeConfig(steps=steps, n_eval=n_eval, learning_rate=lr, seed=seed, rtol=rtol,
-                                             climb_after=climb_after),
-                      ["steps", "n_eval", "learning_rate", "seed", "rtol", "climb_after"])
-    if kind == "ok":
-        assert c.steps >= 1 and c.n_eval >= 2 and c.learning_rate > 0 and 0 <= c.seed < 2**32
-        assert c.rtol >= 0 and 0 <= c.climb_after <= 1
+                                             temperature=temperature, climb_after=climb_after),
+                      ["steps", "n_eval", "learning_rate", "seed", "rtol", "temperature", "climb_after"])
+    if kind == "ok":  # validated settings are plain Python numbers within their ranges
+        assert type(c.steps) is int and c.steps >= 1 and type(c.n_eval) is int and c.n_eval >= 2
+        assert type(c.seed) is int and 0 <= c.seed < 2**32
+        for v in (c.learning_rate, c.rtol, c.temperature, c.climb_after):
+            assert type(v) is float and math.isfinite(v)
+        assert c.learning_rate > 0 and c.rtol >= 0 and c.temperature >= 0 and 0 <= c.climb_after <= 1
 
 
 @FUZZ
