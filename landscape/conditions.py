@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import io, nets, structure
+from landscape import io, nets, structure, validate
 from landscape.activations import (NONZERO_DERIVATIVES, Activation, activation_name, derivatives_at_zero,
                                    get_activation, is_analytic, polynomial_coefficients, zero_at_origin)
 from landscape.masks import pattern_decomposition
@@ -242,6 +242,8 @@ def numerical_rank(A, rtol: Optional[float] = None):
       A: ``(m, n)`` matrix.
       rtol: relative threshold; default ``max(m, n) · eps(dtype)`` (NumPy's ``matrix_rank``).
     """
+    if rtol is not None and validate.is_concrete(rtol):
+        rtol = validate.nonnegative(rtol, "rtol")
     xp = jnp if isinstance(A, jax.Array) else np
     A = xp.asarray(A)
     if not xp.issubdtype(A.dtype, xp.floating):
@@ -279,13 +281,12 @@ def dim_star(activation: Activation, X, *, key=None, rtol: float = 1e-9) -> int:
       rtol: rank threshold; 1e-9 sits far above float64 round-off (~1e-15) and far below the
         smallest true singular values of these rows.
     """
-    X = np.asarray(X, np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X: expected (d_x, n), got shape {X.shape}")
+    X = validate.samples(X, "X").astype(np.float64)
+    rtol = validate.nonnegative(rtol, "rtol")
     d, n = X.shape
     coeffs = polynomial_coefficients(activation)
     m = min(n, monomial_count(coeffs, d)) + 8 if coeffs is not None else max(4 * n, 64)
-    key = jax.random.key(0) if key is None else key
+    key = jax.random.key(0) if key is None else validate.key(key)
     with jax.enable_x64(True):
         w = jax.random.normal(key, (m, d), jnp.float64)
         rows = np.asarray(get_activation(activation)(w @ jnp.asarray(X, jnp.float64)), np.float64)
@@ -519,6 +520,9 @@ def assumption2(activation: Activation, n: int, *, order: int = 8) -> Condition:
     Returns:
       A ``Condition``; ``value`` is ``(l_1, …, l_n)`` when it holds.
     """
+    n = validate.integer(n, "n", low=1)
+    order = validate.integer(order, "order", low=1)
+    get_activation(activation)  # an unknown name is an error, not a failed condition
     name = "Assumption 2 (σ real analytic, n derivative orders at 0 in arithmetic progression)"
     n = int(n)
     if n < 1:

@@ -55,7 +55,7 @@ import numpy as np
 import optax
 from scipy.sparse import csgraph
 
-from landscape import bounds, evaluate, io
+from landscape import bounds, evaluate, io, validate
 from landscape.paths import Bezier, Polyline, sample
 from landscape.verdicts import Evidence, Judgement, summary_line
 
@@ -78,11 +78,6 @@ def _adam(learning_rate: float) -> optax.GradientTransformation:
 
 
 # ----------------------------------------------------------------------------- settings
-
-
-def _int_at_least(name: str, v, lo: int, hint: str = "") -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name}: expected an integer >= {lo}, got {v!r}{hint}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,23 +126,20 @@ class ProbeConfig:
     certify_budget: int = 4096
 
     def __post_init__(self):
-        _int_at_least("steps", self.steps, 1)
-        _int_at_least("n_eval", self.n_eval, 2)
-        _int_at_least("bends", self.bends, 1, " (0 bends is linear_path)")
-        _int_at_least("n_images", self.n_images, 1)
-        _int_at_least("refine", self.refine, 1)
-        _int_at_least("seed", self.seed, 0)
-        if self.n_points is not None:
-            _int_at_least("n_points", self.n_points, 2, " curve points per step")
-        if self.batch_size is not None:
-            _int_at_least("batch_size", self.batch_size, 0, " (0: all points at once)")
-        for name, lo in (("rtol", 0.0), ("temperature", 0.0), ("spring", 0.0)):
-            if not float(getattr(self, name)) >= lo:
-                raise ValueError(f"{name}: expected a number >= {lo}, got {getattr(self, name)!r}")
-        if not float(self.learning_rate) > 0:
-            raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate!r}")
-        if not 0.0 <= float(self.climb_after) <= 1.0:
-            raise ValueError(f"climb_after: expected a fraction in [0, 1], got {self.climb_after!r}")
+        set_ = functools.partial(object.__setattr__, self)  # validated values, as Python numbers
+        for name, lo in (("steps", 1), ("n_eval", 2), ("bends", 1), ("n_images", 1), ("refine", 1)):
+            set_(name, validate.integer(getattr(self, name), name, low=lo))
+        set_("seed", validate.seed(self.seed))
+        set_("n_points", validate.optional_integer(self.n_points, "n_points", low=2))
+        set_("batch_size", validate.optional_integer(self.batch_size, "batch_size", low=0))  # 0: all points at once
+        for name in ("rtol", "temperature", "spring"):
+            set_(name, validate.nonnegative(getattr(self, name), name))
+        set_("learning_rate", validate.positive(self.learning_rate, "learning_rate"))
+        set_("climb_after", validate.real(self.climb_after, "climb_after", low=0.0, high=1.0))
+        set_("climb", validate.boolean(self.climb, "climb"))
+        if self.optimizer is not None and not (callable(getattr(self.optimizer, "init", None))
+                                               and callable(getattr(self.optimizer, "update", None))):
+            raise TypeError(f"optimizer: expected an optax GradientTransformation or None, got {validate.got(self.optimizer)}")
 
     def opt(self) -> optax.GradientTransformation:
         """The optimizer: ``optimizer``, or one cached ``optax.adam(learning_rate)``."""
@@ -202,6 +194,8 @@ class PathResult(io.Saveable):
       tried: ``{method: max_loss}`` of every method ``connect`` ran.
       evidence: ``"certified"``, ``"sampled"``, ``"none"`` or ``"proved"`` (see ``verdict``).
       how: the method and margin, the resolution, or the citation.
+      objective: what ``f`` was (``f.description``, e.g. the net, loss and data/mask digests
+        of a ``curvature.masked_objective``), or None for a plain callable.
     """
 
     method: str
@@ -220,6 +214,7 @@ class PathResult(io.Saveable):
     tried: dict = dataclasses.field(default_factory=dict)
     evidence: str = "none"
     how: str = ""
+    objective: Optional[dict] = None
 
     @property
     def connected(self) -> bool:
@@ -257,7 +252,7 @@ class PathResult(io.Saveable):
         return {"method": self.method, "curve": curve, "max_loss": self.max_loss, "barrier": self.barrier,
                 "alpha": self.alpha, "tol": self.tol, "verdict": self.verdict, "n_nonfinite": self.n_nonfinite,
                 "endpoint_losses": self.endpoint_losses.tolist(), "certificate": self.certificate, "tried": self.tried,
-                "evidence": self.evidence, "how": self.how}
+                "evidence": self.evidence, "how": self.how, "objective": self.objective}
 
     def _to_file(self) -> tuple:
         arrays = {"controls": self.controls, "t": self.t, "losses": self.losses, "history": self.history,
@@ -277,6 +272,7 @@ class PathResult(io.Saveable):
                    alpha=meta["alpha"], tol=meta["tol"], n_nonfinite=meta["n_nonfinite"],
                    verdict=_old_verdict(meta).get("verdict", meta["verdict"]),
                    history=arrays["history"], certificate=meta["certificate"], tried=meta["tried"],
+                   objective=meta.get("objective"),
                    **{k: v for k, v in _old_verdict(meta).items() if k != "verdict"})
 
 
@@ -296,14 +292,10 @@ def _old_verdict(meta: dict) -> dict:
 
 
 def _check_endpoints(f, z0, z1):
-    z0, z1 = jnp.asarray(z0), jnp.asarray(z1)
-    if z0.ndim != 1 or z0.shape != z1.shape:
-        raise ValueError(f"z0, z1: expected two flat vectors of one shape (k,) in the same masked subspace, "
-                         f"got shapes {z0.shape} and {z1.shape}")
+    z0 = validate.point(f, z0, "z0")
+    z1 = validate.point(f, z1, "z1", size=int(z0.shape[0]))  # same (k,): the same masked subspace
     if z0.dtype != z1.dtype:
         z1 = z1.astype(z0.dtype)
-    if not (bool(jnp.all(jnp.isfinite(z0))) and bool(jnp.all(jnp.isfinite(z1)))):
-        raise ValueError("z0, z1: hold NaN or Inf")
     e = np.array([float(f(z0)), float(f(z1))])
     if not np.all(np.isfinite(e)):
         raise ValueError(f"z0, z1: the endpoint losses are not finite ({e})")
@@ -311,12 +303,8 @@ def _check_endpoints(f, z0, z1):
 
 
 def _level(e, alpha, tol, rtol):
-    alpha = float(np.max(e)) if alpha is None else float(alpha)
-    if not np.isfinite(alpha):
-        raise ValueError(f"alpha: expected a finite level, got {alpha}")
-    tol = rtol * max(1.0, abs(alpha)) if tol is None else float(tol)
-    if not tol >= 0:
-        raise ValueError(f"tol: expected >= 0, got {tol}")
+    alpha = float(np.max(e)) if alpha is None else validate.real(alpha, "alpha")
+    tol = rtol * max(1.0, abs(alpha)) if tol is None else validate.nonnegative(tol, "tol")
     if alpha + tol < np.max(e):
         which = "both endpoint losses" if alpha + tol < np.min(e) else "the loss of one endpoint"
         raise ValueError(f"alpha: {alpha:.6g} is below {which} ({e[0]:.6g}, {e[1]:.6g}); "
@@ -381,7 +369,7 @@ def _finish(f, method, curve, e, alpha, tol, cfg, history=None, certificate=None
     return PathResult(method=method, curve=curve, t=t, losses=losses, endpoint_losses=np.asarray(e),
                       max_loss=max_loss, barrier=barrier, alpha=alpha, tol=tol, verdict=verdict, n_nonfinite=n_bad,
                       history=np.zeros(0) if history is None else np.asarray(history), certificate=cite,
-                      evidence=evidence.value, how=how)
+                      evidence=evidence.value, how=how, objective=getattr(f, "description", None))
 
 
 def _polyline(controls, knots) -> Polyline:
@@ -599,6 +587,8 @@ def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional
       stop_when_connected: skip the remaining methods once one connects.
       config, **settings: the probes' settings (``ProbeConfig``), passed to every probe.
     """
+    if isinstance(methods, str):
+        raise TypeError(f"methods: expected a sequence of names from {METHODS} such as ('linear',), got {methods!r} (a str)")
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise ValueError(f"methods: expected a non-empty subset of {METHODS}, got {tuple(methods)}")
@@ -634,6 +624,7 @@ class BarrierMatrix(io.Saveable):
         ``heights``; the lowest path height between any two points using found
         paths is the largest edge on their tree path (minimax).
       methods: the probes used for each pair.
+      objective: what ``f`` was (``f.description``), or None for a plain callable.
     """
 
     heights: np.ndarray
@@ -641,6 +632,7 @@ class BarrierMatrix(io.Saveable):
     losses: np.ndarray
     mst: np.ndarray
     methods: tuple
+    objective: Optional[dict] = None
 
     evidence = Evidence.SAMPLED
     """The heights are sampled maxima of the found paths (see ``components``)."""
@@ -663,11 +655,11 @@ class BarrierMatrix(io.Saveable):
 
     def _to_file(self) -> tuple:
         return ({"heights": self.heights, "barriers": self.barriers, "losses": self.losses, "mst": self.mst},
-                {"methods": list(self.methods)})
+                {"methods": list(self.methods), "objective": self.objective})
 
     @classmethod
     def _from_file(cls, a: dict, meta: dict) -> "BarrierMatrix":
-        return cls(a["heights"], a["barriers"], a["losses"], a["mst"], tuple(meta["methods"]))
+        return cls(a["heights"], a["barriers"], a["losses"], a["mst"], tuple(meta["methods"]), meta.get("objective"))
 
 
 def minimum_spanning_tree(heights: np.ndarray) -> np.ndarray:
@@ -710,4 +702,5 @@ def barrier_matrix(f: Callable, points, *, methods: Sequence[str] = ("linear", "
             r = connect(f, Z[i], Z[j], methods=methods, stop_when_connected=False, config=cfg)
             H[i, j] = H[j, i] = r.max_loss
     B = H - np.maximum(losses[:, None], losses[None, :])
-    return BarrierMatrix(heights=H, barriers=B, losses=losses, mst=minimum_spanning_tree(H), methods=tuple(methods))
+    return BarrierMatrix(heights=H, barriers=B, losses=losses, mst=minimum_spanning_tree(H), methods=tuple(methods),
+                         objective=getattr(f, "description", None))

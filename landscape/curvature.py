@@ -28,7 +28,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy import linalg as sla
 
-from landscape import nets
+from landscape import io, nets, validate
 from landscape.nets import MLP
 from landscape.verdicts import Evidence, Judgement, summary_line
 
@@ -86,7 +86,8 @@ class FreeSpace:
 
 def free_space(net: MLP, masks=None, dtype=jnp.float32) -> FreeSpace:
     """The ``FreeSpace`` of ``net`` under ``masks`` (``None``: dense)."""
-    dtype = np.dtype(dtype)
+    validate.net(net)
+    dtype = validate.float_dtype(dtype)
     masks = nets.dense_masks(net, dtype) if masks is None else nets.check_masks(net, masks)
     template = jax.tree.map(lambda m: np.zeros(np.shape(m), dtype), tuple(masks))
     _, unravel = ravel_pytree(template)
@@ -124,6 +125,14 @@ class Objective:
     def __iter__(self):  # ``f, space = masked_objective(...)`` unpacks as in 0.1
         return iter((self, self.space))
 
+    @functools.cached_property
+    def description(self) -> dict:
+        """What this objective computes (net, loss, dtype, digests of data and masks,
+        ``io.describe_problem``): results computed from it carry it, so saved files name their problem."""
+        return {"objective": "masked_objective", **io.describe_problem(
+            self.net, self.X, self.Y, self.space.masks, loss=self.loss, dtype=self.space.dtype),
+            "n_free": int(self.space.index.size)}
+
 
 def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtype=jnp.float32) -> Objective:
     """The loss as a function of the free coordinates.
@@ -138,9 +147,10 @@ def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtyp
     Returns:
       An ``Objective`` ``f``: ``f(z)`` maps ``(k,)`` free coordinates to the scalar loss and
       ``f.space`` converts between params pytrees and ``z``. It unpacks as ``(f, space)``.
+      ``f.description`` names the problem (net, loss, dtype, digests of the data and masks;
+      ``io.describe_problem``).
     """
-    if loss not in nets.LOSSES:
-        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
+    validate.choice(loss, "loss", nets.LOSSES)
     space = free_space(net, masks, dtype)
     X, Y = nets.check_data(net, X, Y)
     X, Y = jnp.asarray(X, space.dtype), jnp.asarray(Y, space.dtype)
@@ -152,6 +162,7 @@ def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtyp
 
 def hessian(f: Callable, z: jax.Array) -> jax.Array:
     """The dense ``(k, k)`` Hessian of ``f`` at ``z`` (symmetrised). For small ``k``."""
+    z = validate.point(f, z)
     H = jax.hessian(f)(z)
     return 0.5 * (H + H.T)
 
@@ -238,13 +249,11 @@ def lanczos(f: Callable, z, *, num_steps: int = 100, key: Optional[jax.Array] = 
       A ``LanczosResult``; every Ritz value lies in ``[λ_min, λ_max]`` of the
       Hessian, and the extreme ones converge first.
     """
-    z = jnp.asarray(z)
+    z = validate.point(f, z)
     k = int(z.shape[0])
-    if isinstance(num_steps, bool) or int(num_steps) < 1:
-        raise ValueError(f"num_steps: expected an integer >= 1, got {num_steps!r}")
-    m = min(int(num_steps), k)
+    m = min(validate.integer(num_steps, "num_steps", low=1), k)
     if v0 is None:
-        v0 = jax.random.normal(jax.random.key(0) if key is None else key, (k,), z.dtype)
+        v0 = jax.random.normal(jax.random.key(0) if key is None else validate.key(key), (k,), z.dtype)
     v0 = jnp.asarray(v0, z.dtype)
     if v0.shape != (k,) or not bool(jnp.linalg.norm(v0) > 0):
         raise ValueError(f"v0: expected a non-zero vector of shape ({k},)")
@@ -283,10 +292,9 @@ def hutchinson_trace(f: Callable, z, *, num_samples: int = 100, key=None) -> tup
       ``(estimate, standard_error)``: the mean of ``vᵀHv`` over the probes and
       its standard error (``std / √num_samples``; unbiased for any ``H``).
     """
-    if isinstance(num_samples, bool) or int(num_samples) < 2:
-        raise ValueError(f"num_samples: expected an integer >= 2, got {num_samples!r}")
-    z = jnp.asarray(z)
-    s = np.asarray(_hutchinson(f, z, jax.random.key(0) if key is None else key, int(num_samples)), np.float64)
+    num_samples = validate.integer(num_samples, "num_samples", low=2)
+    z = validate.point(f, z)
+    s = np.asarray(_hutchinson(f, z, jax.random.key(0) if key is None else validate.key(key), num_samples), np.float64)
     return float(s.mean()), float(s.std(ddof=1) / np.sqrt(s.size))
 
 
@@ -323,10 +331,12 @@ def spectral_density(f: Callable, z, *, num_probes: int = 8, num_steps: int = 80
     Args:
       sigma: Gaussian width; default 1% of the spectral range found.
     """
-    if isinstance(num_probes, bool) or int(num_probes) < 1:
-        raise ValueError(f"num_probes: expected an integer >= 1, got {num_probes!r}")
-    z = jnp.asarray(z)
-    keys = jax.random.split(jax.random.key(0) if key is None else key, int(num_probes))
+    num_probes = validate.integer(num_probes, "num_probes", low=1)
+    num_steps = validate.integer(num_steps, "num_steps", low=1)
+    grid_size = validate.integer(grid_size, "grid_size", low=2)
+    sigma = validate.optional_real(sigma, "sigma", low=0.0, low_open=True)
+    z = validate.point(f, z)
+    keys = jax.random.split(jax.random.key(0) if key is None else validate.key(key), num_probes)
     runs = [lanczos(f, z, num_steps=num_steps, v0=jax.random.rademacher(kk, z.shape, z.dtype)) for kk in keys]
     m = max(r.ritz_values.size for r in runs)
     nodes = np.full((len(runs), m), np.nan)
@@ -479,11 +489,11 @@ def classify_critical_point(f: Callable, z, *, gtol: float = 1e-4, eig_atol: flo
       dense_max: use a dense ``eigh`` when ``k ≤ dense_max``, else Lanczos.
       order, n_random: the higher-order test (0 random directions: eigenvectors only).
     """
-    if not gtol >= 0 or not eig_atol >= 0 or not eig_rtol >= 0:
-        raise ValueError(f"gtol, eig_atol, eig_rtol: expected >= 0, got {gtol}, {eig_atol}, {eig_rtol}")
-    z = jnp.asarray(z)
-    if z.ndim != 1:
-        raise ValueError(f"z: expected a flat (k,) vector, got shape {z.shape}")
+    gtol, eig_atol, eig_rtol = (validate.nonnegative(v, n) for v, n in ((gtol, "gtol"), (eig_atol, "eig_atol"),
+                                                                          (eig_rtol, "eig_rtol")))
+    dense_max = validate.integer(dense_max, "dense_max", low=0)
+    num_steps = validate.integer(num_steps, "num_steps", low=1)
+    z = validate.point(f, z)
     g = np.asarray(jax.jit(jax.grad(f))(z), np.float64)
     if not np.all(np.isfinite(g)):
         raise ValueError("z: the gradient is not finite there")

@@ -430,6 +430,8 @@ class PathReport(io.Saveable):
       rise_bound: rigorous upper bound of the largest rise anywhere on the path (NaN when
         not computed; meaningful as a bound only with ``evidence == "certified"``).
       margin: the rounding margin of the loss values.
+      problem: the path's problem (``io.describe_problem``: net, loss, digests of the data and
+        masks), so that a saved report names what it verified.
     """
 
     s: np.ndarray
@@ -448,6 +450,7 @@ class PathReport(io.Saveable):
     how: str = ""
     rise_bound: float = float("nan")
     margin: float = float("nan")
+    problem: dict = dataclasses.field(default_factory=dict)
 
     @property
     def worst_position(self) -> float:
@@ -552,4 +555,5 @@ def verify(path: Path, *, n: int = 64, refine: int = 3, rtol: float = 1e-9, end_
             how += (f"; the bound did not decide (rise bound {rise_bound:.3g}, methods "
                     f"{sorted(set(enc.methods))}, {enc.n_intervals} interval pieces)")
     return PathReport(s, L, max_inc, rise_tol, end_loss, inf, gap, end_tol, verdict == "PASS", path.labels,
-                      path.theorem, verdict, evidence.value, how, float(rise_bound), float(margin))
+                      path.theorem, verdict, evidence.value, how, float(rise_bound), float(margin),
+                      io.describe_problem(path.net, path.X, path.Y, path.masks, loss=path.loss))

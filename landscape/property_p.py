@@ -373,7 +373,7 @@ def theorem4_path(net: MLP, params, X, Y, masks=None, *, key=None, assume_analyt
         b.add(W, U0, "Lemma 1: U -> U0 (zero columns for dependent rows of σ(WX); output kept)")
         dep = np.setdiff1d(np.arange(p), basis)
         for draw in range(max_draws):
-            fresh = np.asarray(nets.init(jax.random.fold_in(key, draw), net, dtype=jnp.float64)[0]["W"]) * M
+            fresh = np.asarray(nets.init(jax.random.fold_in(key, draw), net, dtype=jnp.result_type(float))[0]["W"]) * M
             W1 = W.copy()
             W1[dep] = fresh[dep]
             H = _hidden(W1, X64, sigma)

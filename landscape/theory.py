@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from landscape import conditions, io, nets
+from landscape import conditions, io, nets, validate
 from landscape.activations import Activation, activation_name, get_activation, polynomial_coefficients
 from landscape.nets import MLP
 from landscape.verdicts import Evidence, Judgement, summary_line
@@ -56,9 +56,9 @@ class Theorem6:
 
     def check(self, strict: bool = False) -> None:
         """Raises ValueError unless ``y3 > y4 > y1 > 0, y2 > 0`` (``strict``: ``y3 > 4 y4``)."""
-        y1, y2, y3, y4 = self.y1, self.y2, self.y3, self.y4
+        y1, y2, y3, y4 = (validate.real(v, f"y: y{i}") for i, v in enumerate((self.y1, self.y2, self.y3, self.y4), 1))
         if not (y3 > y4 > y1 > 0 and y2 > 0):
-            raise ValueError(f"y: Theorem 6 needs y3 > y4 > y1 > 0 and y2 > 0, got y=({y1}, {y2}, {y3}, {y4})")
+            raise ValueError(f"y: expected y3 > y4 > y1 > 0 and y2 > 0 (Theorem 6), got y=({y1}, {y2}, {y3}, {y4})")
         if strict and not y3 > 4 * y4:
             raise ValueError(f"y: the proof's inequality y3 > 4*y4 fails: y3={y3}, y4={y4}")
 
@@ -133,6 +133,9 @@ def invert_activation(activation: Activation, value, *, zmax: float = 1e4, n_gri
       ValueError: when called eagerly (not under a transformation) and a value is out of
         range -- traced, the NaN is the signal instead.
     """
+    zmax = validate.positive(zmax, "zmax")
+    n_grid = validate.integer(n_grid, "n_grid", low=2)
+    iters = validate.integer(iters, "iters", low=1)
     v = jnp.asarray(value)
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(jnp.result_type(float))
@@ -188,6 +191,9 @@ def valley_point(thm: Theorem6, activation: Activation, a=None, b=10.0):
     when eager). Returns the params pytree (dtype of ``a``).
     """
     thm.check()
+    for name, v in (("a", a), ("b", b)):  # traced values cannot be checked (NaN is then the signal)
+        if v is not None and validate.is_concrete(v) and np.ndim(v) == 0 and not validate.real(v, name) != 0:
+            raise ValueError(f"{name}: expected a finite number != 0 (σ(w) = 1/{name}), got 0")
     if a is None:
         a = 4.0 * _sign_for(activation)
     y1, y2, y3 = thm.y1, thm.y2, thm.y3
@@ -202,6 +208,8 @@ def better_point(thm: Theorem6, activation: Activation, a=None):
     σ(w6) = σ(w8) = 1/a, w7 = 0``, with loss ``thm.better_loss < thm.valley_loss``.
     Traceable in ``a``, as ``valley_point``."""
     thm.check()
+    if a is not None and validate.is_concrete(a) and np.ndim(a) == 0 and not validate.real(a, "a") != 0:
+        raise ValueError("a: expected a finite number != 0 (σ(w) = 1/a), got 0")
     if a is None:
         a = 4.0 * _sign_for(activation)
     y1, y2, y3, y4 = thm.y1, thm.y2, thm.y3, thm.y4
@@ -290,6 +298,10 @@ def theorem6_labels(thm: Theorem6, w, loss, grad, *, diverged=None, global_min: 
     Returns:
       ``(...)`` array of ``THEOREM6_LABELS`` strings.
     """
+    for name, v in (("global_tol", global_tol), ("valley_w4_tol", valley_w4_tol), ("valley_tol", valley_tol),
+                    ("grad_tol", grad_tol)):
+        validate.nonnegative(v, name)
+    global_min = validate.optional_real(global_min, "global_min")
     loss = np.asarray(loss, np.float64)
     grad = np.broadcast_to(np.asarray(grad, np.float64), loss.shape)
     w = np.asarray(w, np.float64)
@@ -614,6 +626,10 @@ def certify_valley(thm: Theorem6, activation: Activation, params=None, *, a: Opt
       ValueError: ``σ(0) != 0`` or the targets violate footnote 5.
     """
     thm.check()
+    n_perturbations = validate.integer(n_perturbations, "n_perturbations", low=1)
+    radii = tuple(validate.positive(r, "radii") for r in radii)
+    for name, v in (("b", b), ("grad_tol", grad_tol), ("hess_tol", hess_tol), ("change_tol", change_tol)):
+        (validate.real if name == "b" else validate.nonnegative)(v, name)
     net = thm.net(activation)
     with jax.enable_x64(True):
         conditions.require(conditions.theorem6_activation(net, dtype=jnp.float64), "activation", "Theorem 6")

@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from landscape import data, io, masks as masks_lib, nets, ranks, structure
+from landscape import data, io, masks as masks_lib, nets, ranks, structure, validate
 from landscape.experiments import _common
 
 
@@ -191,9 +191,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _common.add_preset_arguments(p, "fig4")
     p.add_argument("--dataset", choices=data.DATASETS, help="default: synthetic")
     p.add_argument("--cifar10", metavar="PATH", help=f"local CIFAR-10 copy (folder or tarball); else ${data.CIFAR10_ENV}")
-    p.add_argument("--init-scale", type=float, help="factor on the default init (default 10 for cifar10, else 1)")
-    p.add_argument("--activations", nargs="+", help="default: tanh relu")
-    p.add_argument("--segments", type=int, help="rank measurements (a divisor of the steps)")
+    p.add_argument("--init-scale", type=_common.positive_arg, help="factor on the default init (default 10 for cifar10, else 1)")
+    p.add_argument("--activations", nargs="+", type=_common.activation_arg, help="default: tanh relu")
+    p.add_argument("--segments", type=_common.count_arg(1), help="rank measurements (a divisor of the steps)")
 
 
 def summary(result: Fig4Result) -> str:
@@ -218,6 +218,13 @@ def main(args) -> int:
     if args.activations:
         over["activations"] = tuple(args.activations)
     cfg = dataclasses.replace(cfg, **over)
+    validate.one_of_each(cfg.activations, "--activations")
+    if cfg.max_steps % cfg.segments:  # checked here, before the data are loaded
+        raise ValueError(f"--segments: expected a divisor of the steps ({cfg.max_steps}), got {cfg.segments}")
+    if cfg.dataset == "cifar10":
+        path = cfg.cifar10_path or os.environ.get(data.CIFAR10_ENV)
+        if not path or not os.path.exists(path):
+            raise ValueError(f"--cifar10: expected a local CIFAR-10 copy (folder or tarball; or ${data.CIFAR10_ENV}), got {path!r}")
 
     def write(result, folder, overwrite):
         from landscape import plot
@@ -226,5 +233,6 @@ def main(args) -> int:
                 _common.save_figure(plot.figure4(result), os.path.join(folder, "fig4.png"))]
 
     _common.run_command(args, "fig4", compute=lambda update: run(cfg, lambda act, k, s: update(act, k)), write=write,
-                        summary=summary, parts=cfg.activations, total=cfg.segments, unit="segment")
+                        summary=summary, parts=cfg.activations, total=cfg.segments, unit="segment",
+                        outputs=["fig4.npz", "fig4.png"], resume="Nothing was kept (fig4 keeps no checkpoint; a rerun starts afresh).")
     return 0

@@ -116,9 +116,9 @@ def build(case: str, seed: int = 0):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--case", choices=CASES, default="theorem4", help="which construction (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="problem and starting point (odd: a degenerate start)")
-    p.add_argument("--n", type=int, default=64, help="loss evaluations per segment before refinement")
-    p.add_argument("--refine", type=int, default=3, help="refinement rounds (see paths.loss_along)")
+    p.add_argument("--seed", type=_common.seed_arg, default=0, help="problem and starting point (odd: a degenerate start)")
+    p.add_argument("--n", type=_common.count_arg(1), default=64, help="loss evaluations per segment before refinement")
+    p.add_argument("--refine", type=_common.count_arg(0), default=3, help="refinement rounds (see paths.loss_along)")
     _common.add_output_arguments(p, "results/property_p", "report.npz, report.json, loss_along_path.png", progress=False)
 
 
@@ -155,5 +155,7 @@ def main(args) -> int:
         _, report = result
         return "\n".join([str(report)] + [f"  segment {k}: {lab}" for k, lab in enumerate(report.labels)])
 
-    _, report = _common.run_command(args, "property-p", compute=compute, write=write, summary=text)
+    _, report = _common.run_command(args, "property-p", compute=compute, write=write, summary=text,
+                                    outputs=["report.npz", "report.json", "loss_along_path.png"],
+                                    resume="Nothing was kept (a rerun starts afresh).")
     return 0 if report.passed else 1
