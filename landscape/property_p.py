@@ -1,6 +1,6 @@
 """Property P (Definition 4): explicit non-increasing paths to the infimum.
 
-Each constructor follows a proof of the paper for two-layer sparse-dense (SD)
+Each constructor follows a proof of the paper, most of them for two-layer sparse-dense (SD)
 networks ``f(X) = U σ(W̃ X)`` (``W̃ = W ⊙ M`` sparse ``(p, d_x)``, ``U`` dense
 ``(d_y, p)``, no bias: a bias is a row of ones in ``X``), takes any starting
 point that meets the theorem's conditions and returns a ``paths.Path`` whose
@@ -12,9 +12,18 @@ segments are straight lines:
   ``Z_i Z_jᵀ = 0``, case 3 ``d_y = 1`` (Appendix B.1);
 * ``theorem2_path``: deep linear nets (Appendix B.2), case 1 only the first
   layer sparse with ``p_i ≥ d_i``, case 2 ``d_y = 1`` with all layers sparse;
+* ``theorem3_path``: SD nets with a polynomial σ (any degree and coefficients),
+  ``p_i ≥ dim*(σ, Z_i)`` (Appendix C.1): Lemma 1 / Lemma 2 moves in the lifted
+  linear problem ``σ(wᵀz) = ⟨ψ(w), φ(z)⟩`` until ``ψ(W̃)`` has full column rank,
+  then the convex segment in ``U`` to the infimum;
 * ``theorem4_path``: SD nets with real-analytic σ (Assumptions 1, 2), ``p ≥ n``
   (Appendix C.2): loss-invariant moves until ``σ(W̃X)`` has rank ``n``, then
-  the convex segment in ``U`` to zero loss.
+  the convex segment in ``U`` to zero loss;
+* ``theorem5_path``: deep sparse nets, last hidden width ``p ≥ n``, every output
+  with ``≥ n`` connections (Appendix C.3): loss-invariant moves until the last
+  hidden output has rank ``n`` on every output's connections (or a refusal when
+  the start lies in the measure-zero set the theorem steps around), then the
+  convex segment in the (sparse) final layer to zero loss.
 
 Outside its theorem a constructor raises ``ValueError`` naming the failed
 condition; the conditions are those of ``landscape.conditions`` (the same
@@ -837,17 +846,25 @@ def _theorem5_reach_rank(net, Ms, Ks, X, G, S, b, full, key, rtol, max_draws):
 
 
 def property_p_path(net: MLP, params, X, Y, masks=None, **kwargs) -> paths.Path:
-    """The path of Theorem 1 (two-layer linear SD net), Theorem 2 (deeper linear
-    nets, or a sparse final layer with ``d_y = 1``) or Theorem 4 (other σ) from ``params``.
+    """The path of the theorem that covers the net, from ``params``:
+
+    * linear σ: Theorem 1 (two-layer SD net) or Theorem 2 (deeper, or a sparse final layer);
+    * another polynomial σ, two-layer SD net: Theorem 3 (``p_i ≥ dim*(σ, Z_i)``);
+    * other σ: Theorem 4 (two-layer SD net, ``p ≥ n``) or Theorem 5 (deeper, or a sparse final
+      layer with ``≥ n`` connections per output).
 
     Raises:
       ValueError: from the constructor, naming the failed condition.
     """
+    last_sparse = masks is not None and not C.dense_final_layer(net, masks).holds
     if C.linear_activation(net).holds:
-        last_sparse = masks is not None and not C.dense_final_layer(net, masks).holds
         if net.depth > 2 or last_sparse:
             return theorem2_path(net, params, X, Y, masks, **kwargs)
         return theorem1_path(net, params, X, Y, masks, **kwargs)
+    if net.depth > 2 or last_sparse:
+        return theorem5_path(net, params, X, Y, masks, **kwargs)
+    if C.polynomial_activation(net).holds:
+        return theorem3_path(net, params, X, Y, masks, **kwargs)
     return theorem4_path(net, params, X, Y, masks, **kwargs)
 
 
