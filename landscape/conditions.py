@@ -20,16 +20,21 @@ effective network; the ``property_p`` constructors evaluate the same functions a
 Building blocks (each one paper condition): ``two_layer``, ``linear_activation``,
 ``dense_final_layer``, ``effective``, ``pattern_widths`` (``p_i ≥ d_i``),
 ``orthogonal_patterns`` (``Z_i Z_jᵀ = 0``), ``scalar_output`` (``d_y = 1``),
-``first_layer_only_sparse``, ``polynomial_activation``, ``dim_star_widths``
-(``p_i ≥ dim*(σ, Z_i)``), ``wide_last_hidden`` (``p ≥ n``), ``assumption1``,
-``assumption2``, ``remark2``, ``rank_check``, ``theorem6_activation``,
+``first_layer_only_sparse``, ``polynomial_activation`` (the lift Theorem 3's path builds
+on), ``dim_star_widths`` (``p_i ≥ dim*(σ, Z_i)``, any σ), ``wide_last_hidden`` (``p ≥ n``),
+``assumption1``, ``assumption2``, ``remark2``, ``rank_check``, ``theorem6_activation``,
 ``hidden_width_three``, ``ss_network``.
+
+``dim*(σ, X)`` (``dim_star_evidence`` -> ``DimStar``, ``dim_star`` -> int) is at most ``n`` for
+every σ (``V_σ(X) ⊂ Rⁿ``): exact for polynomials (the rank of the monomial features
+``polynomial_features``), ``n`` under Assumption 2 with a feature of distinct ``|x|`` (Theorem 4's
+Vandermonde argument), otherwise a sampled lower bound; the evidence says which.
 
 Tolerances (one per idea):
 
 * numerical rank: ``numerical_rank(A, rtol)`` counts singular values ``> rtol · s_max``;
   default ``rtol = max(shape) · eps(dtype)`` (NumPy's ``matrix_rank`` rule). Callers that
-  decide a rank of float64 data pass their threshold: ``dim_star`` 1e-9, ``rank_check``
+  decide a rank of float64 data pass their threshold: ``dim_star`` 1e-9 (``DIM_STAR_RTOL``), ``rank_check``
   1e-10 (far above float64 round-off ~1e-15, far below the singular values that matter).
 * ``Z_i Z_jᵀ = 0``: every cross block is a block of ``XXᵀ``; it holds when every entry
   ``(a, b)`` that lies in a block with ``i ≠ j`` has ``|⟨x_a, x_b⟩| ≤ ZZ_TOL · ‖x_a‖ ‖x_b‖``
