@@ -105,3 +105,13 @@ def test_theorem3_refuses_outside_the_theorem():
 def test_dispatch_picks_theorem3_for_a_polynomial():
     net, params, X, Y, masks, kw = demo.problem("theorem3", 2)
     assert pp.property_p_path(net, params, X, Y, masks, **kw).theorem == "Theorem 3"
+
+
+def test_theorem3_with_linear_sigma_is_theorem1_case1():
+    # σ(z) = z: φ(z) = z, dim*(σ, Z_i) = rank Z_i = d_i, so p_i ≥ dim* is Theorem 1's p_i ≥ d_i, and both
+    # constructions must end at the same infimum (Theorem 1's is computed from projections, independently).
+    net, params, X, Y, masks, _ = demo.problem("theorem1.1", 1)
+    p3 = pp.theorem3_path(net, params, X, Y, masks)
+    p1 = pp.theorem1_path(net, params, X, Y, masks, case=1)
+    assert abs(p3.infimum - p1.infimum) <= 1e-10 * max(1.0, p1.infimum)
+    assert paths.verify(p3, n=16, refine=1).passed
