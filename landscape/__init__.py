@@ -43,7 +43,11 @@ from landscape.conditions import assumption2 as assumption2
 from landscape.conditions import Check as Check
 from landscape.conditions import Condition as Condition
 from landscape.conditions import dim_star as dim_star
+from landscape.conditions import dim_star_evidence as dim_star_evidence
+from landscape.conditions import DimStar as DimStar
 from landscape.conditions import monomial_count as monomial_count
+from landscape.conditions import polynomial_features as polynomial_features
+from landscape.conditions import polynomial_lift as polynomial_lift
 from landscape.conditions import numerical_rank as numerical_rank
 from landscape.conditions import rank_check as rank_check
 from landscape.conditions import remark2 as remark2
@@ -92,7 +96,9 @@ from landscape.property_p import lemma2_path as lemma2_path
 from landscape.property_p import property_p_path as property_p_path
 from landscape.property_p import theorem1_path as theorem1_path
 from landscape.property_p import theorem2_path as theorem2_path
+from landscape.property_p import theorem3_path as theorem3_path
 from landscape.property_p import theorem4_path as theorem4_path
+from landscape.property_p import theorem5_path as theorem5_path
 from landscape.property_p import verified_path as verified_path
 from landscape.connectivity import barrier_matrix as barrier_matrix
 from landscape.connectivity import BarrierMatrix as BarrierMatrix
@@ -167,7 +173,11 @@ __all__ = [
     "Check",
     "Condition",
     "dim_star",
+    "dim_star_evidence",
+    "DimStar",
     "monomial_count",
+    "polynomial_features",
+    "polynomial_lift",
     "numerical_rank",
     "rank_check",
     "remark2",
@@ -217,7 +227,9 @@ __all__ = [
     "property_p_path",
     "theorem1_path",
     "theorem2_path",
+    "theorem3_path",
     "theorem4_path",
+    "theorem5_path",
     "verified_path",
     "barrier_matrix",
     "BarrierMatrix",

@@ -133,6 +133,17 @@ def real_arg(text):
     return _arg_type(float, lambda v: validate.real(v, "value"), "a finite number")(text)
 
 
+def nonnegative_arg(text):
+    """A finite number ``>= 0`` (a target loss; 0 may mean "off")."""
+    return _arg_type(float, lambda v: validate.nonnegative(v, "value"), "a finite number >= 0")(text)
+
+
+def density_arg(text):
+    """A density in ``(0, 1]``."""
+    return _arg_type(float, lambda v: validate.real(v, "value", low=0.0, high=1.0, low_open=True),
+                     "a number in (0, 1]")(text)
+
+
 def activation_arg(text):
     """One activation name (``landscape.ACTIVATIONS``)."""
     from landscape.activations import ACTIVATIONS
