@@ -3,3 +3,22 @@
 import jax
 
 jax.config.update("jax_enable_x64", True)
+
+
+import os  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _notebook_kernel_env(request, monkeypatch):
+    """Notebook tests: the kernel they start inherits this environment. Quick settings, this checkout's
+    code, and Jupyter's inline backend (what a notebook user has; a backend left in the environment by
+    anything else would keep figures out of the outputs the tests look for). Restored afterwards."""
+    if "notebook" not in request.node.fspath.basename:
+        return
+    monkeypatch.setenv("LANDSCAPE_NB_QUICK", "1")
+    monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")

@@ -11,7 +11,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def run_notebook(name, timeout=300):
     path = os.path.join(HERE, "..", "notebooks", name)
     nb = nbformat.read(path, as_version=4)
-    os.environ["LANDSCAPE_NB_QUICK"] = "1"
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": os.path.dirname(path)}}).execute()
     return nb
