@@ -39,8 +39,9 @@ import tempfile
 import traceback
 from typing import Callable
 
-os.environ.setdefault("LANDSCAPE_CACHE", "off")
-os.environ.setdefault("MPLBACKEND", "Agg")
+if __name__ == "__main__":  # as a script only: imported by the tests, it must not change their environment
+    os.environ.setdefault("LANDSCAPE_CACHE", "off")  # (MPLBACKEND left in os.environ reached notebook kernels)
+    os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
