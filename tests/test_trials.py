@@ -182,9 +182,14 @@ def test_per_trial_masks_equal_separate_runs():
     stacked = jax.tree.map(lambda *a: np.stack(a), *ms)
     kw = dict(max_steps=100, learning_rate=0.05, gtol=0, chunk_steps=50, history_stride=50, dtype="float64")
     res = ls.train(NET, X, Y, masks=stacked, n_trials=3, **kw)
+    assert res.config["program"] == "unrolled"
     for i, m in enumerate(ms):
         one = ls.train(NET, X, Y, masks=m, n_trials=1, trial_ids=[i], **kw)
-        assert_same(jax.tree.map(lambda a: a[i:i + 1], res.params), one.params)
+        # Per-trial masks are data: masked entries are computed (as zeros) instead of skipped, which
+        # changes how XLA contracts multiply-adds, so equal to rounding only (float64, 100 steps: a few ulps).
+        assert_same(jax.tree.map(lambda a: a[i:i + 1], res.params), one.params, rtol=1e-12)
+        for p, mk in zip(jax.tree.leaves(res.params), jax.tree.leaves(m)):
+            assert np.all(np.asarray(p)[i][np.asarray(mk) == 0] == 0.0)  # exactly zero where masked
 
 
 def test_interrupted_run_resumes_from_checkpoint(tmp_path):
