@@ -43,7 +43,11 @@ from landscape.conditions import assumption2 as assumption2
 from landscape.conditions import Check as Check
 from landscape.conditions import Condition as Condition
 from landscape.conditions import dim_star as dim_star
+from landscape.conditions import dim_star_evidence as dim_star_evidence
+from landscape.conditions import DimStar as DimStar
 from landscape.conditions import monomial_count as monomial_count
+from landscape.conditions import polynomial_features as polynomial_features
+from landscape.conditions import polynomial_lift as polynomial_lift
 from landscape.conditions import numerical_rank as numerical_rank
 from landscape.conditions import rank_check as rank_check
 from landscape.conditions import remark2 as remark2
@@ -69,6 +73,11 @@ from landscape.theory import theorem6_global_min as theorem6_global_min
 from landscape.theory import theorem6_labels as theorem6_labels
 from landscape.theory import valley_point as valley_point
 from landscape.theory import ValleyCertificate as ValleyCertificate
+from landscape.theory import Theorem6Certificate as Theorem6Certificate
+from landscape.verdicts import Evidence as Evidence
+from landscape.verdicts import Judgement as Judgement
+from landscape.bounds import enclose as enclose
+from landscape.bounds import Enclosure as Enclosure
 from landscape.evaluate import default_batch_size as default_batch_size
 from landscape.evaluate import evaluate_points as evaluate_points
 from landscape.evaluate import Evaluator as Evaluator
@@ -87,7 +96,9 @@ from landscape.property_p import lemma2_path as lemma2_path
 from landscape.property_p import property_p_path as property_p_path
 from landscape.property_p import theorem1_path as theorem1_path
 from landscape.property_p import theorem2_path as theorem2_path
+from landscape.property_p import theorem3_path as theorem3_path
 from landscape.property_p import theorem4_path as theorem4_path
+from landscape.property_p import theorem5_path as theorem5_path
 from landscape.property_p import verified_path as verified_path
 from landscape.connectivity import barrier_matrix as barrier_matrix
 from landscape.connectivity import BarrierMatrix as BarrierMatrix
@@ -100,6 +111,7 @@ from landscape.connectivity import minimum_spanning_tree as minimum_spanning_tre
 from landscape.connectivity import PathResult as PathResult
 from landscape.connectivity import ProbeConfig as ProbeConfig
 from landscape.curvature import classify_critical_point as classify_critical_point
+from landscape.curvature import Objective as Objective
 from landscape.curvature import CriticalPoint as CriticalPoint
 from landscape.curvature import free_space as free_space
 from landscape.curvature import FreeSpace as FreeSpace
@@ -161,7 +173,11 @@ __all__ = [
     "Check",
     "Condition",
     "dim_star",
+    "dim_star_evidence",
+    "DimStar",
     "monomial_count",
+    "polynomial_features",
+    "polynomial_lift",
     "numerical_rank",
     "rank_check",
     "remark2",
@@ -187,6 +203,12 @@ __all__ = [
     "theorem6_labels",
     "valley_point",
     "ValleyCertificate",
+    "Theorem6Certificate",
+    "Evidence",
+    "Judgement",
+    "enclose",
+    "Enclosure",
+    "Objective",
     "default_batch_size",
     "evaluate_points",
     "Evaluator",
@@ -205,7 +227,9 @@ __all__ = [
     "property_p_path",
     "theorem1_path",
     "theorem2_path",
+    "theorem3_path",
     "theorem4_path",
+    "theorem5_path",
     "verified_path",
     "barrier_matrix",
     "BarrierMatrix",

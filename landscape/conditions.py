@@ -20,16 +20,21 @@ effective network; the ``property_p`` constructors evaluate the same functions a
 Building blocks (each one paper condition): ``two_layer``, ``linear_activation``,
 ``dense_final_layer``, ``effective``, ``pattern_widths`` (``p_i ≥ d_i``),
 ``orthogonal_patterns`` (``Z_i Z_jᵀ = 0``), ``scalar_output`` (``d_y = 1``),
-``first_layer_only_sparse``, ``polynomial_activation``, ``dim_star_widths``
-(``p_i ≥ dim*(σ, Z_i)``), ``wide_last_hidden`` (``p ≥ n``), ``assumption1``,
-``assumption2``, ``remark2``, ``rank_check``, ``theorem6_activation``,
+``first_layer_only_sparse``, ``polynomial_activation`` (the lift Theorem 3's path builds
+on), ``dim_star_widths`` (``p_i ≥ dim*(σ, Z_i)``, any σ), ``wide_last_hidden`` (``p ≥ n``),
+``assumption1``, ``assumption2``, ``remark2``, ``rank_check``, ``theorem6_activation``,
 ``hidden_width_three``, ``ss_network``.
+
+``dim*(σ, X)`` (``dim_star_evidence`` -> ``DimStar``, ``dim_star`` -> int) is at most ``n`` for
+every σ (``V_σ(X) ⊂ Rⁿ``): exact for polynomials (the rank of the monomial features
+``polynomial_features``), ``n`` under Assumption 2 with a feature of distinct ``|x|`` (Theorem 4's
+Vandermonde argument), otherwise a sampled lower bound; the evidence says which.
 
 Tolerances (one per idea):
 
 * numerical rank: ``numerical_rank(A, rtol)`` counts singular values ``> rtol · s_max``;
   default ``rtol = max(shape) · eps(dtype)`` (NumPy's ``matrix_rank`` rule). Callers that
-  decide a rank of float64 data pass their threshold: ``dim_star`` 1e-9, ``rank_check``
+  decide a rank of float64 data pass their threshold: ``dim_star`` 1e-9 (``DIM_STAR_RTOL``), ``rank_check``
   1e-10 (far above float64 round-off ~1e-15, far below the singular values that matter).
 * ``Z_i Z_jᵀ = 0``: every cross block is a block of ``XXᵀ``; it holds when every entry
   ``(a, b)`` that lies in a block with ``i ≠ j`` has ``|⟨x_a, x_b⟩| ≤ ZZ_TOL · ‖x_a‖ ‖x_b‖``
@@ -40,6 +45,8 @@ Tolerances (one per idea):
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import math
 from typing import Any, Optional
 
@@ -47,11 +54,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import io, nets, structure
+from landscape import io, nets, structure, validate
 from landscape.activations import (NONZERO_DERIVATIVES, Activation, activation_name, derivatives_at_zero,
                                    get_activation, is_analytic, polynomial_coefficients, zero_at_origin)
 from landscape.masks import pattern_decomposition
 from landscape.nets import MLP
+from landscape.verdicts import Evidence, summary_line, weakest
 
 ZZ_TOL = 1e-10
 """``Z_i Z_jᵀ = 0`` tolerance: largest cosine allowed between feature rows of different patterns."""
@@ -73,6 +81,9 @@ class Condition:
       detail: the numbers that decided it.
       data: what it was checked on (see the module docstring).
       value: the quantity it computed (plain Python: int, float or tuple), or None.
+      evidence: how ``holds`` was decided: ``"proved"`` (an exact check: mask combinatorics,
+        exact comparisons, known facts about a named σ), ``"sampled"`` (a numerical rank of
+        random draws or a float tolerance), ``"none"`` (undecided).
     """
 
     name: str
@@ -80,18 +91,20 @@ class Condition:
     detail: str = ""
     data: str = NONE_NEEDED
     value: Any = None
+    evidence: str = "proved"
 
     def __post_init__(self):
         if self.holds is not None:
             object.__setattr__(self, "holds", bool(self.holds))
+        object.__setattr__(self, "evidence", Evidence("none" if self.holds is None else self.evidence).value)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "holds": self.holds, "detail": self.detail, "data": self.data,
-                "value": list(self.value) if isinstance(self.value, tuple) else self.value}
+                "value": list(self.value) if isinstance(self.value, tuple) else self.value, "evidence": self.evidence}
 
     def __str__(self) -> str:
         mark = {True: "ok", False: "FAILS", None: "?"}[self.holds]
-        return f"[{mark}] {self.name}: {self.detail}"
+        return f"[{mark}, {self.evidence}] {self.name}: {self.detail}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,12 +120,41 @@ class Check:
       conclusion: what the theorem says when it applies.
       required: conditions that must all hold.
       any_of: alternatives, in the paper's numbering (``any_of[0]`` is condition 1).
+      warning: the "theorem" is a situation to warn about, not a guarantee (Theorem 6: the
+        paper constructs spurious valleys there); its line says WARNING instead of APPLIES.
     """
 
     theorem: str
     conclusion: str
     required: tuple
     any_of: tuple = ()
+    warning: bool = False
+
+    @property
+    def evidence(self) -> Evidence:
+        """How ``applies`` was decided: the weakest evidence among the conditions that decide it
+        (every required one and the strongest holding alternative when it applies; the failing
+        ones when it does not)."""
+        if self.applies is None:
+            return Evidence.NONE
+        if self.applies is False:
+            return max((Evidence(c.evidence) for c in self.failing()), key=lambda e: e.rank)
+        alt = [Evidence(c.evidence) for c in self.any_of if c.holds]
+        deciding = [Evidence(c.evidence) for c in self.required] + ([max(alt, key=lambda e: e.rank)] if alt else [])
+        return weakest(deciding)
+
+    @property
+    def verdict(self) -> str:
+        """``"APPLIES"`` (all conditions checked exactly), ``"conditions hold numerically"`` (some by
+        a sampled rank or a tolerance), ``"WARNING"`` (Theorem 6's situation), ``"does not apply"``
+        or ``"undecided"``."""
+        if self.applies is None:
+            return "undecided"
+        if self.applies is False:
+            return "does not apply"
+        if self.warning:
+            return "WARNING"
+        return "APPLIES" if self.evidence == Evidence.PROVED else "conditions hold numerically"
 
     @property
     def applies(self) -> Optional[bool]:
@@ -133,11 +175,17 @@ class Check:
 
     def to_dict(self) -> dict:
         return {"theorem": self.theorem, "conclusion": self.conclusion, "applies": self.applies,
+                "verdict": self.verdict, "evidence": self.evidence.value, "warning": self.warning,
                 "required": [c.to_dict() for c in self.required], "any_of": [c.to_dict() for c in self.any_of]}
 
     def __str__(self) -> str:
-        tag = {True: "APPLIES", False: "does not apply", None: "undecided"}[self.applies]
-        lines = [f"{self.theorem}: {tag} -- {self.conclusion}"]
+        ev = self.evidence
+        how = {Evidence.PROVED: f"{self.theorem} of the paper, every deciding condition checked exactly",
+               Evidence.SAMPLED: "a deciding condition rests on a numerical rank or a float tolerance",
+               Evidence.NONE: "a condition could not be decided"}.get(ev, "")
+        if self.applies is False:
+            how = "a condition fails (" + ("checked exactly" if ev == Evidence.PROVED else "numerically") + ")"
+        lines = [f"{self.theorem}: {summary_line(self.verdict, ev, how)} -- {self.conclusion}"]
         lines += [f"    {c}" for c in self.required]
         lines += [f"    {c} (one of)" for c in self.any_of]
         return "\n".join(lines)
@@ -201,6 +249,8 @@ def numerical_rank(A, rtol: Optional[float] = None):
       A: ``(m, n)`` matrix.
       rtol: relative threshold; default ``max(m, n) · eps(dtype)`` (NumPy's ``matrix_rank``).
     """
+    if rtol is not None and validate.is_concrete(rtol):
+        rtol = validate.nonnegative(rtol, "rtol")
     xp = jnp if isinstance(A, jax.Array) else np
     A = xp.asarray(A)
     if not xp.issubdtype(A.dtype, xp.floating):
@@ -215,40 +265,219 @@ def numerical_rank(A, rtol: Optional[float] = None):
 
 
 def monomial_count(coefficients, d: int) -> int:
-    """``Σ_{k : a_k ≠ 0} C(d + k − 1, k)``: degree-``k`` monomials in ``d`` variables, summed over
-    the degrees present in ``σ(z) = Σ a_k z^k``. For data in general position with ``n`` at least
-    this count, it equals ``dim*(σ, X)`` (``σ(wᵀx)`` spans the homogeneous polynomials of those degrees).
+    """``D = Σ_{k : a_k ≠ 0} C(d + k − 1, k)``: degree-``k`` monomials in ``d`` variables, summed over
+    the degrees present in ``σ(z) = Σ a_k z^k``; the length of the lift ``ψ(w)``, ``φ(z)``
+    (``polynomial_features``), so ``dim*(σ, X) ≤ min(D, n)``, with equality for data in general position.
     """
     return int(sum(math.comb(d + k - 1, k) for k, a in enumerate(coefficients) if a != 0))
 
 
-def dim_star(activation: Activation, X, *, key=None, rtol: float = 1e-9) -> int:
-    """Upper intrinsic dimension ``dim*(σ, X) = dim span{σ(wᵀX) : w ∈ R^{d_x}}`` (Section 4.1).
+@functools.lru_cache(maxsize=256)
+def _monomials(d: int, k: int) -> tuple:
+    """``(index, multinomial)``: the degree-``k`` monomials in ``d`` variables as ``(D_k, k)`` variable
+    indices (``itertools.combinations_with_replacement`` order) and their coefficients ``k!/Π α_j!``."""
+    combos = list(itertools.combinations_with_replacement(range(d), k))
+    combos = np.array(combos, np.int64).reshape(len(combos), k)
+    mult = np.array([math.factorial(k) / math.prod(math.factorial(c) for c in np.bincount(row, minlength=d))
+                     for row in combos], np.float64)
+    return combos, mult
 
-    The numerical rank (``rtol``, float64) of ``m`` rows ``σ(w_jᵀX)``, ``w_j ~ N(0, I)``:
-    ``m = min(n, D) + 8`` for a polynomial σ (``D = monomial_count``; the rows span the
-    ``D``-dimensional space of those polynomials restricted to the samples, so the rank is
-    exact almost surely), ``m = max(4n, 64)`` otherwise, where it is a lower bound that
-    saturates at ``n`` (the rank of ``n`` columns).
+
+def _check_coefficients(coefficients) -> tuple:
+    try:
+        coeffs = tuple(float(c) for c in coefficients)
+    except TypeError:
+        raise TypeError(f"coefficients: expected a sequence of numbers (a_0, ..., a_t), got {coefficients!r}") from None
+    if not coeffs or not all(np.isfinite(coeffs)):
+        raise ValueError(f"coefficients: expected at least one finite number (a_0, ..., a_t), got {coeffs}")
+    return coeffs
+
+
+def _monomial_values(A, k: int) -> np.ndarray:
+    """``(D_k, m)``: every degree-``k`` monomial of the ``d`` rows of ``A`` ``(d, m)``."""
+    combos, _ = _monomials(A.shape[0], k)
+    if k == 0:
+        return np.ones((1, A.shape[1]))
+    return np.prod(A[combos], axis=1)
+
+
+def polynomial_features(coefficients, Z) -> np.ndarray:
+    """``φ(Z)``: the data side of the lift ``σ(wᵀz) = ⟨ψ(w), φ(z)⟩`` of a polynomial σ (Section 4.1).
+
+    For ``σ(z) = Σ_k a_k z^k``, ``φ(z)`` lists the monomials ``z^α`` of every degree ``k = |α|``
+    with ``a_k ≠ 0`` (degrees ascending, then ``itertools.combinations_with_replacement`` order);
+    ``polynomial_lift`` gives the matching ``ψ(w)_α = a_k · k!/Π α_j! · w^α``. For the paper's
+    quadratic example, ``φ(x) = (x_1², x_1x_2, x_2²)`` in this order.
+
+    Args:
+      coefficients: ``(a_0, …, a_t)``.
+      Z: ``(d, n)`` data, columns are samples.
+
+    Returns:
+      ``(D, n)`` float64, ``D = monomial_count(coefficients, d)``.
+    """
+    coeffs = _check_coefficients(coefficients)
+    Z = np.asarray(Z, np.float64)
+    if Z.ndim != 2:
+        raise ValueError(f"Z: expected (d, n), got shape {Z.shape}")
+    rows = [_monomial_values(Z, k) for k, a in enumerate(coeffs) if a != 0]
+    return np.concatenate(rows, axis=0) if rows else np.zeros((0, Z.shape[1]))
+
+
+def polynomial_lift(coefficients, W) -> np.ndarray:
+    """``ψ(W)``: the weight side of the lift, one row ``ψ(w_j)`` per row of ``W``, so that
+    ``polynomial_lift(a, W) @ polynomial_features(a, Z) == σ(W Z)`` (up to rounding).
+
+    Args:
+      coefficients: ``(a_0, …, a_t)``.
+      W: ``(p, d)`` weights, rows are neurons.
+
+    Returns:
+      ``(p, D)`` float64.
+    """
+    coeffs = _check_coefficients(coefficients)
+    W = np.asarray(W, np.float64)
+    if W.ndim != 2:
+        raise ValueError(f"W: expected (p, d), got shape {W.shape}")
+    cols = [a * _monomials(W.shape[1], k)[1][:, None] * _monomial_values(W.T, k)
+            for k, a in enumerate(coeffs) if a != 0]
+    return np.concatenate(cols, axis=0).T if cols else np.zeros((W.shape[0], 0))
+
+
+DIM_STAR_RTOL = 1e-9
+"""Rank resolution of ``dim_star``: singular values ``≤ 1e-9 · s_1`` count as zero. Far above float64
+round-off (~1e-15 relative, so a counted singular value is non-zero in exact arithmetic too) and far
+below the singular values that decide these ranks in the tests (≥ 1e-6 relative)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DimStar:
+    """``dim*(σ, X)`` and how it was obtained (``dim_star_evidence``).
+
+    ``V_σ(X) = span{σ(wᵀX)} ⊂ Rⁿ``, so ``dim*(σ, X) ≤ n`` for every σ.
+
+    Attributes:
+      value: the computed ``dim*``; a lower bound when ``exact`` is False.
+      upper: what is known above it: ``value`` when exact, else ``n``.
+      n: number of samples.
+      method: ``"monomial features"`` (polynomial σ: the rank of ``φ(X)``), ``"Assumption 2"``
+        (``= n`` by the Vandermonde argument of Theorem 4's proof) or ``"sampled"`` (the rank of
+        ``σ(w_jᵀX)`` for random ``w_j``: every such row lies in ``V_σ(X)``, so a lower bound).
+      how: one sentence with the matrix, its shape, the resolution and the singular values at the cut.
+      rtol: the rank resolution.
+    """
+
+    value: int
+    upper: int
+    n: int
+    method: str
+    how: str
+    rtol: float = DIM_STAR_RTOL
+
+    @property
+    def exact(self) -> bool:
+        """``value`` is ``dim*`` itself (at the rank resolution ``rtol``), not only a lower bound."""
+        return self.value == self.upper
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __str__(self) -> str:
+        return f"dim* {'=' if self.exact else '≥'} {self.value} (n = {self.n}; {self.method}: {self.how})"
+
+
+def _rank_and_cut(A, rtol) -> tuple:
+    """Numerical rank at ``rtol`` and the text ``"s_r/s_1 = …, s_{r+1}/s_1 = …"`` at the cut."""
+    s = np.linalg.svd(A, compute_uv=False) if A.size else np.zeros(0)
+    if s.size == 0 or s[0] == 0:
+        return 0, "all singular values 0"
+    rel = s / s[0]
+    r = int(np.sum(rel > rtol))
+    nxt = f", next s_{r + 1}/s_1 = {rel[r]:.1e}" if r < rel.size else ", none dropped"
+    return r, f"last kept s_{r}/s_1 = {rel[r - 1]:.1e}{nxt}"
+
+
+def _distinct_feature(X, step: int) -> Optional[int]:
+    """A row of ``X`` whose ``n`` entries are non-zero with distinct ``x^step`` (exact comparisons:
+    distinct ``x`` for odd ``step``, distinct ``|x|`` for even ``step``), or None."""
+    A = X if step % 2 else np.abs(X)
+    ok = np.all(A != 0, axis=1) & np.all(np.diff(np.sort(A, axis=1), axis=1) != 0, axis=1)
+    rows = np.flatnonzero(ok)
+    return int(rows[0]) if rows.size else None
+
+
+def dim_star_evidence(activation: Activation, X, *, key=None, rtol: float = DIM_STAR_RTOL,
+                      draws: Optional[int] = None) -> DimStar:
+    """Upper intrinsic dimension ``dim*(σ, X) = dim span{σ(wᵀX) : w ∈ R^{d_x}}`` (Section 4.1), with its evidence.
+
+    Always ``≤ n`` (``V_σ(X) ⊂ Rⁿ``). Three ways, the first that applies:
+
+    1. σ a polynomial (``activations.polynomial_coefficients``): ``σ(wᵀx) = ⟨ψ(w), φ(x)⟩`` and the
+       ``ψ`` components are distinct monomials of ``w``, so ``V_σ(X)`` is the row space of
+       ``φ(X)`` and ``dim* = rank φ(X)``: no sampling, one ``(D, n)`` matrix (rows normalised).
+    2. Assumption 2 holds (``σ^(l_i)(0) ≠ 0`` for ``l_i = l_1 + (i−1)r``, ``i ≤ n``) and a feature
+       row of ``X`` has ``n`` non-zero entries with distinct ``x^r``: then ``σ(t x_{1k}), …, σ(t x_{nk})``
+       are linearly independent functions of ``t`` (their derivatives at 0 form a Vandermonde
+       system, the argument of Theorem 4's proof), so ``dim* = n``. No rank is computed.
+    3. Otherwise (ReLU, data with repeated ``|x|``, callables): the rank of ``m`` rows ``σ(w_jᵀX)``,
+       ``w_j ~ N(0, I)`` rescaled so that ``rms(w_jᵀX)`` runs log-evenly over ``[1/4, 4]``
+       (saturated and near-linear rows both appear). Each row lies in ``V_σ(X)``, so the rank is a
+       lower bound; it is exact when it reaches ``n``.
 
     Args:
       activation: name or callable.
       X: ``(d_x, n)`` data.
-      key: PRNG key (default ``jax.random.key(0)``).
-      rtol: rank threshold; 1e-9 sits far above float64 round-off (~1e-15) and far below the
-        smallest true singular values of these rows.
+      key: PRNG key for way 3 (default ``jax.random.key(0)``).
+      rtol: rank resolution (``DIM_STAR_RTOL``).
+      draws: rows ``m`` for way 3 (default ``n + 16``).
+
+    Returns:
+      A ``DimStar``.
     """
-    X = np.asarray(X, np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X: expected (d_x, n), got shape {X.shape}")
+    X = validate.samples(X, "X").astype(np.float64)
+    rtol = validate.nonnegative(rtol, "rtol")
     d, n = X.shape
     coeffs = polynomial_coefficients(activation)
-    m = min(n, monomial_count(coeffs, d)) + 8 if coeffs is not None else max(4 * n, 64)
-    key = jax.random.key(0) if key is None else key
+    if coeffs is not None:
+        Phi = polynomial_features(coeffs, X)
+        norms = np.linalg.norm(Phi, axis=1)
+        Phi = Phi[norms > 0] / norms[norms > 0, None]
+        r, cut = _rank_and_cut(Phi, rtol)
+        return DimStar(r, r, n, "monomial features",
+                       f"rank of φ(X), ({Phi.shape[0]}, {n}) monomials of degrees "
+                       f"{[k for k, a in enumerate(coeffs) if a != 0]} with rows normalised, at rtol {rtol:g}; {cut}",
+                       rtol)
+    a2 = assumption2(activation, n)
+    if a2.holds:
+        step = a2.value[1] - a2.value[0] if n > 1 else 1
+        row = _distinct_feature(X, step)
+        if row is not None:
+            return DimStar(n, n, n, "Assumption 2",
+                           f"σ^(l)(0) ≠ 0 at l = {a2.value[0]} + {step}(i−1), i ≤ n, and feature {row} has n non-zero "
+                           f"values with distinct {'x' if step % 2 else '|x|'}: a Vandermonde system (Theorem 4's proof)",
+                           rtol)
+    m = n + 16 if draws is None else validate.integer(draws, "draws", low=1)
+    key = jax.random.key(0) if key is None else validate.key(key)
+    # NumPy's generator, seeded from the key: a jax.random draw would compile once per shape (d, m)
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    pre = rng.standard_normal((m, d)) @ X
+    rms = np.sqrt(np.mean(pre ** 2, axis=1, keepdims=True))
+    pre = pre / np.where(rms > 0, rms, 1.0) * np.geomspace(0.25, 4.0, m)[:, None]
     with jax.enable_x64(True):
-        w = jax.random.normal(key, (m, d), jnp.float64)
-        rows = np.asarray(get_activation(activation)(w @ jnp.asarray(X, jnp.float64)), np.float64)
-    return numerical_rank(rows, rtol)
+        rows = np.asarray(get_activation(activation)(jnp.asarray(pre, jnp.float64)), np.float64)
+    r, cut = _rank_and_cut(rows, rtol)
+    return DimStar(r, r if r >= n else n, n, "sampled",
+                   f"rank of σ(w_jᵀX) for {m} random w_j (N(0, I), rescaled to rms(w_jᵀX) in [1/4, 4]) at rtol {rtol:g}; "
+                   f"{cut}; a lower bound (each row lies in V_σ(X)), and dim* ≤ n", rtol)
+
+
+def dim_star(activation: Activation, X, *, key=None, rtol: float = DIM_STAR_RTOL) -> int:
+    """``dim*(σ, X)`` as a number (``dim_star_evidence(...).value``; ``≤ n`` always).
+
+    Exact for polynomials (rank of the monomial features) and, under Assumption 2, ``n``; otherwise
+    the sampled lower bound. See ``dim_star_evidence`` for how and for the evidence.
+    """
+    return dim_star_evidence(activation, X, key=key, rtol=rtol).value
 
 
 # ============================================================================= network conditions
@@ -337,7 +566,7 @@ def orthogonal_patterns(net: MLP, X, masks=None, *, tol: float = ZZ_TOL) -> Cond
     ok = worst <= tol
     detail = (f"max |cos(x_a, x_b)| over entries of Z_i Z_jᵀ, i ≠ j = {worst:.3g} (tolerance {tol:g})" if ok else
               f"Z_i Z_j^T = 0 fails: max |cos(x_a, x_b)| over entries of Z_i Z_jᵀ, i ≠ j = {worst:.3g} > {tol:g}")
-    return Condition(name, ok, detail, data_tag(X), worst)
+    return Condition(name, ok, detail, data_tag(X), worst, evidence="sampled")
 
 
 def first_layer_only_sparse(net: MLP, masks=None) -> Condition:
@@ -352,25 +581,49 @@ def first_layer_only_sparse(net: MLP, masks=None) -> Condition:
 
 
 def polynomial_activation(net: MLP) -> Condition:
-    """``dim*(σ, ·) < ∞`` as Theorem 3 uses it: σ a polynomial."""
+    """σ a polynomial: the lift ``σ(wᵀz) = ⟨ψ(w), φ(z)⟩`` of Section 4.1 exists with ``ψ``, ``φ`` of
+    finite length ``D`` independent of the data (what ``property_p.theorem3_path`` builds on).
+    Theorem 3 itself needs only ``dim*(σ, X) < ∞``, which holds for every σ on ``n`` samples."""
     coeffs = polynomial_coefficients(net.activation)
-    return Condition("dim*(σ, ·) finite (σ polynomial)", coeffs is not None,
+    return Condition("σ polynomial (the lift σ(wᵀz) = ⟨ψ(w), φ(z)⟩)", coeffs is not None,
                      f"coefficients {tuple(coeffs)}" if coeffs is not None else
-                     f"{activation_name(net.activation)} is not a polynomial")
+                     f"σ polynomial fails: {activation_name(net.activation)} is not a polynomial")
 
 
-def dim_star_widths(net: MLP, X, masks=None) -> Condition:
-    """``p_i ≥ dim*(σ, Z_i)`` for every pattern ``i`` (Theorem 3). ``value``: the ``dim*(σ, Z_i)``."""
+def dim_star_widths(net: MLP, X, masks=None, *, key=None) -> Condition:
+    """``p_i ≥ dim*(σ, Z_i)`` for every pattern ``i`` of the first layer (Theorem 3), any σ.
+
+    ``dim*(σ, Z_i) ≤ n`` always; it is computed by ``dim_star_evidence`` (exact for polynomials and,
+    under Assumption 2, ``= n``; otherwise a sampled lower bound). The condition holds when every
+    ``p_i`` reaches the known upper bound, fails when some ``p_i`` is below a proved lower bound,
+    and is undecided (None) in between. ``value``: the ``dim*(σ, Z_i)`` (lower bounds where not exact).
+    A sampled bound here uses ``min(p_i + 1, n) + 16`` draws (enough to decide the condition), so it can
+    be lower than ``dim_star(σ, Z_i)``'s, which draws ``n + 16``.
+    """
     name = "p_i ≥ dim*(σ, Z_i)"
-    if polynomial_coefficients(net.activation) is None:
-        return Condition(name, False, "dim* is not finite for a non-polynomial σ")
     X = _data(net, X)
     if X is None:
         return Condition(name, None, "no data given", NO_DATA)
     dec = pattern_decomposition(_layers(net, masks)[0].astype(np.int8), X)
-    dims = tuple(dim_star(net.activation, Z) for Z in dec.Z)
-    ok = all(p >= d for p, d in zip(dec.p, dims))
-    return Condition(name, ok, f"p_i = {_groups(dec.p.tolist())}, dim* = {_groups(dims)}", data_tag(X), dims)
+    n = X.shape[1]
+    # way 3 (sampled) draws min(p_i + 1, n) + 16 rows: enough to show dim* > p_i when it is, and cheap
+    # for the many one-neuron patterns of a randomly pruned layer (the bound may then sit below dim_star's)
+    evs = [dim_star_evidence(net.activation, Z, key=key, draws=min(int(p) + 1, n) + 16) for p, Z in zip(dec.p, dec.Z)]
+    dims = tuple(e.value for e in evs)
+    shown = [str(e.value) if e.exact else f"≥{e.value}" for e in evs]
+    short = [i for i, (p, e) in enumerate(zip(dec.p, evs)) if p < e.value]
+    open_ = [i for i, (p, e) in enumerate(zip(dec.p, evs)) if e.value <= p < e.upper]
+    how = "; ".join(sorted({f"{e.method}: {e.how.split(';')[0]}" for e in evs}))
+    numbers = f"p_i = {_groups(dec.p.tolist())}, dim*(σ, Z_i) = {_groups(shown)} (n = {X.shape[1]}; {how})"
+    # a float rank decides these numbers: "proved" only where every dim* came from Assumption 2's argument
+    evidence = "proved" if all(e.method == "Assumption 2" for e in evs) else "sampled"
+    if short:
+        return Condition(name, False, f"p_i >= dim* fails: groups {_groups(short)} have p_i < dim*(σ, Z_i); {numbers}",
+                         data_tag(X), dims, evidence=evidence)
+    if open_:
+        return Condition(name, None, f"undecided: groups {_groups(open_)} have p_i at or above a sampled lower bound of "
+                         f"dim* but below n; {numbers}", data_tag(X), dims)
+    return Condition(name, True, numbers, data_tag(X), dims, evidence=evidence)
 
 
 def wide_last_hidden(net: MLP, X) -> Condition:
@@ -477,6 +730,9 @@ def assumption2(activation: Activation, n: int, *, order: int = 8) -> Condition:
     Returns:
       A ``Condition``; ``value`` is ``(l_1, …, l_n)`` when it holds.
     """
+    n = validate.integer(n, "n", low=1)
+    order = validate.integer(order, "order", low=1)
+    get_activation(activation)  # an unknown name is an error, not a failed condition
     name = "Assumption 2 (σ real analytic, n derivative orders at 0 in arithmetic progression)"
     n = int(n)
     if n < 1:
@@ -556,7 +812,7 @@ def rank_check(net: MLP, X, masks=None, *, n_draws: int = 100, key=None, rtol: f
     full = sum(r == n for r in ranks)
     seen = {int(r): ranks.count(r) for r in sorted(set(ranks))}
     return Condition(name, full == n_draws, f"{full} of {n_draws} draws give rank n = {n} (ranks seen: {seen}; "
-                     f"rtol {rtol:g})", data_tag(X), ranks)
+                     f"rtol {rtol:g})", data_tag(X), ranks, evidence="sampled")
 
 
 # ============================================================================= Theorems 1-6
@@ -589,10 +845,11 @@ def theorem2_conditions(net: MLP, X, Y=None, masks=None) -> Check:
 
 def theorem3_conditions(net: MLP, X, masks=None) -> Check:
     """Theorem 3: an effective two-layer SD net with ``dim*(σ, X) < ∞`` has no spurious valleys if
-    ``p_i ≥ dim*(σ, Z_i)``."""
-    return Check("Theorem 3", "no spurious valleys (effective SD net, polynomial σ)",
-                 (two_layer(net), dense_final_layer(net, masks), effective(net, masks), polynomial_activation(net),
-                  dim_star_widths(net, X, masks)))
+    ``p_i ≥ dim*(σ, Z_i)``. On ``n`` samples ``dim*(σ, X) ≤ n`` for every σ, so the finiteness
+    condition always holds and is not listed; for a non-polynomial σ (tanh: ``dim* = n``) the
+    widths condition asks ``p_i ≥ n`` of every pattern, for a polynomial ``p_i ≥ rank φ(Z_i)``."""
+    return Check("Theorem 3", "no spurious valleys (effective SD net, p_i ≥ dim*(σ, Z_i))",
+                 (two_layer(net), dense_final_layer(net, masks), effective(net, masks), dim_star_widths(net, X, masks)))
 
 
 def theorem4_conditions(net: MLP, X, masks=None) -> Check:
@@ -621,4 +878,5 @@ def theorem6_conditions(net: MLP, X, masks=None, *, dtype=jnp.float32) -> Check:
     few = Condition("a final-layer row with < n connections (Remark 2 fails)",
                     None if r2.holds is None else not r2.holds, r2.detail, r2.data, r2.value)
     return Check("Theorem 6", "spurious valleys can exist (SS situation): the guarantees above do not cover this net",
-                 (ss_network(net, masks), few, theorem6_activation(net, dtype=dtype), hidden_width_three(net)))
+                 (ss_network(net, masks), few, theorem6_activation(net, dtype=dtype), hidden_width_three(net)),
+                 warning=True)

@@ -29,11 +29,14 @@ the same sampling code as ``paths.verify``), and carries
 
     barrier = max_t f(path(t)) − max(f(z0), f(z1))
 
-and a verdict at level α (default: the larger endpoint loss):
-``"connected below alpha"`` when the dense profile stays ≤ α + tol, else
-``"no path found within budget"``. A failed search never says "disconnected";
-only a proof does, and where one exists (Theorem 6) it is cited
-(``theory.theorem6_certificate``).
+and a verdict at level α (default: the larger endpoint loss), with its evidence:
+``"connected below alpha"`` (certified) when a rigorous bound (``landscape.bounds``) shows
+the *whole* found path stays ≤ α + tol; ``"found path below alpha at every sampled point"``
+(sampled) when only the dense profile does (Bézier curves, functions that are not a
+``curvature.Objective``, or a bound that did not decide); else ``"no path found within
+budget"`` (evidence none). A failed search never says "disconnected"; only a proof does:
+``"not connected below alpha"`` (proved) needs a ``theory.Theorem6Certificate``, which is
+re-checked against the question (same objective, same points, α ≤ y4²/2).
 
 Many points: ``barrier_matrix`` runs a probe on every pair, then gives the
 minimum spanning tree of the path heights (as AutoNEB does) and the connected
@@ -52,12 +55,19 @@ import numpy as np
 import optax
 from scipy.sparse import csgraph
 
-from landscape import evaluate, io
+from landscape import bounds, evaluate, io, validate
 from landscape.paths import Bezier, Polyline, sample
+from landscape.verdicts import Evidence, Judgement, summary_line
 
 CONNECTED = "connected below alpha"
+"""Certified: a rigorous bound (``landscape.bounds``) shows the whole found path stays ≤ alpha + tol."""
+CONNECTED_SAMPLED = "found path below alpha at every sampled point"
+"""Sampled: the dense profile stays ≤ alpha + tol, but between samples nothing was bounded
+(a Bézier curve, a function that is not a ``curvature.Objective``, or a bound that did not decide)."""
 NOT_FOUND = "no path found within budget"
-CERTIFIED_DISCONNECTED = "not connected below alpha (proved)"
+"""Evidence none: a failed search says nothing about disconnection."""
+CERTIFIED_DISCONNECTED = "not connected below alpha"
+"""Proved: a ``theory.Theorem6Certificate`` re-checked against this question (net, data, points, level)."""
 METHODS = ("linear", "bezier", "chain", "neb")
 
 
@@ -68,11 +78,6 @@ def _adam(learning_rate: float) -> optax.GradientTransformation:
 
 
 # ----------------------------------------------------------------------------- settings
-
-
-def _int_at_least(name: str, v, lo: int, hint: str = "") -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name}: expected an integer >= {lo}, got {v!r}{hint}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +102,9 @@ class ProbeConfig:
       climb, climb_after: the highest image climbs after ``climb_after · steps``.
       spring: NEB spring constant (loss units per squared distance).
       refine: the band's final polygon is evaluated at ``refine`` points per segment.
+      certify: when the dense profile stays below the level and the curve is a polyline of a
+        ``curvature.Objective``, bound the loss between the samples (``landscape.bounds``) so
+        that "connected" covers the whole path; ``certify_budget`` interval pieces at most.
     """
 
     rtol: float = 1e-3
@@ -114,25 +122,24 @@ class ProbeConfig:
     climb_after: float = 0.5
     spring: float = 1.0
     refine: int = 4
+    certify: bool = True
+    certify_budget: int = 4096
 
     def __post_init__(self):
-        _int_at_least("steps", self.steps, 1)
-        _int_at_least("n_eval", self.n_eval, 2)
-        _int_at_least("bends", self.bends, 1, " (0 bends is linear_path)")
-        _int_at_least("n_images", self.n_images, 1)
-        _int_at_least("refine", self.refine, 1)
-        _int_at_least("seed", self.seed, 0)
-        if self.n_points is not None:
-            _int_at_least("n_points", self.n_points, 2, " curve points per step")
-        if self.batch_size is not None:
-            _int_at_least("batch_size", self.batch_size, 0, " (0: all points at once)")
-        for name, lo in (("rtol", 0.0), ("temperature", 0.0), ("spring", 0.0)):
-            if not float(getattr(self, name)) >= lo:
-                raise ValueError(f"{name}: expected a number >= {lo}, got {getattr(self, name)!r}")
-        if not float(self.learning_rate) > 0:
-            raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate!r}")
-        if not 0.0 <= float(self.climb_after) <= 1.0:
-            raise ValueError(f"climb_after: expected a fraction in [0, 1], got {self.climb_after!r}")
+        set_ = functools.partial(object.__setattr__, self)  # validated values, as Python numbers
+        for name, lo in (("steps", 1), ("n_eval", 2), ("bends", 1), ("n_images", 1), ("refine", 1)):
+            set_(name, validate.integer(getattr(self, name), name, low=lo))
+        set_("seed", validate.seed(self.seed))
+        set_("n_points", validate.optional_integer(self.n_points, "n_points", low=2))
+        set_("batch_size", validate.optional_integer(self.batch_size, "batch_size", low=0))  # 0: all points at once
+        for name in ("rtol", "temperature", "spring"):
+            set_(name, validate.nonnegative(getattr(self, name), name))
+        set_("learning_rate", validate.positive(self.learning_rate, "learning_rate"))
+        set_("climb_after", validate.real(self.climb_after, "climb_after", low=0.0, high=1.0))
+        set_("climb", validate.boolean(self.climb, "climb"))
+        if self.optimizer is not None and not (callable(getattr(self.optimizer, "init", None))
+                                               and callable(getattr(self.optimizer, "update", None))):
+            raise TypeError(f"optimizer: expected an optax GradientTransformation or None, got {validate.got(self.optimizer)}")
 
     def opt(self) -> optax.GradientTransformation:
         """The optimizer: ``optimizer``, or one cached ``optax.adam(learning_rate)``."""
@@ -178,12 +185,17 @@ class PathResult(io.Saveable):
       max_loss: highest finite loss on the grid (inf when any is not finite).
       barrier: ``max_loss − max(endpoint_losses)``.
       alpha, tol: the level asked about and the slack allowed.
-      verdict: ``CONNECTED``, ``NOT_FOUND`` or ``CERTIFIED_DISCONNECTED``.
+      verdict: ``CONNECTED`` (certified), ``CONNECTED_SAMPLED``, ``NOT_FOUND`` (none) or
+        ``CERTIFIED_DISCONNECTED`` (proved); ``evidence`` and ``how`` say how it was reached.
       n_nonfinite: grid points with a NaN/Inf loss (flagged; such a path never
         counts as connected).
       history: ``(steps,)`` the training objective per iteration (empty for linear).
-      certificate: the proof cited when one applies, else None.
+      certificate: the proof cited (its judgement text) when one applies, else None.
       tried: ``{method: max_loss}`` of every method ``connect`` ran.
+      evidence: ``"certified"``, ``"sampled"``, ``"none"`` or ``"proved"`` (see ``verdict``).
+      how: the method and margin, the resolution, or the citation.
+      objective: what ``f`` was (``f.description``, e.g. the net, loss and data/mask digests
+        of a ``curvature.masked_objective``), or None for a plain callable.
     """
 
     method: str
@@ -200,10 +212,18 @@ class PathResult(io.Saveable):
     history: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     certificate: Optional[str] = None
     tried: dict = dataclasses.field(default_factory=dict)
+    evidence: str = "none"
+    how: str = ""
+    objective: Optional[dict] = None
 
     @property
     def connected(self) -> bool:
-        return self.verdict == CONNECTED
+        """A path staying below the level was found (certified or at every sample: see ``evidence``)."""
+        return self.verdict in (CONNECTED, CONNECTED_SAMPLED)
+
+    @property
+    def judgement(self) -> Judgement:
+        return Judgement(self.verdict, Evidence(self.evidence), self.how)
 
     @property
     def controls(self) -> np.ndarray:
@@ -222,18 +242,17 @@ class PathResult(io.Saveable):
 
     def summary(self) -> str:
         s = (f"{self.method}: max loss {self.max_loss:.6g}, barrier {self.barrier:.3g} "
-             f"(alpha {self.alpha:.6g}, tol {self.tol:.2g}) -> {self.verdict}")
+             f"(alpha {self.alpha:.6g}, tol {self.tol:.2g}) -> {summary_line(self.verdict, self.evidence, self.how)}")
         if self.n_nonfinite:
             s += f" [{self.n_nonfinite} non-finite losses on the path]"
-        if self.certificate:
-            s += f" [{self.certificate}]"
         return s
 
     def to_dict(self) -> dict:
         curve = "polyline" if isinstance(self.curve, Polyline) else "bezier"
         return {"method": self.method, "curve": curve, "max_loss": self.max_loss, "barrier": self.barrier,
                 "alpha": self.alpha, "tol": self.tol, "verdict": self.verdict, "n_nonfinite": self.n_nonfinite,
-                "endpoint_losses": self.endpoint_losses.tolist(), "certificate": self.certificate, "tried": self.tried}
+                "endpoint_losses": self.endpoint_losses.tolist(), "certificate": self.certificate, "tried": self.tried,
+                "evidence": self.evidence, "how": self.how, "objective": self.objective}
 
     def _to_file(self) -> tuple:
         arrays = {"controls": self.controls, "t": self.t, "losses": self.losses, "history": self.history,
@@ -250,22 +269,33 @@ class PathResult(io.Saveable):
             curve = Bezier(arrays["controls"])
         return cls(method=meta["method"], curve=curve, t=arrays["t"], losses=arrays["losses"],
                    endpoint_losses=arrays["endpoint_losses"], max_loss=meta["max_loss"], barrier=meta["barrier"],
-                   alpha=meta["alpha"], tol=meta["tol"], verdict=meta["verdict"], n_nonfinite=meta["n_nonfinite"],
-                   history=arrays["history"], certificate=meta["certificate"], tried=meta["tried"])
+                   alpha=meta["alpha"], tol=meta["tol"], n_nonfinite=meta["n_nonfinite"],
+                   verdict=_old_verdict(meta).get("verdict", meta["verdict"]),
+                   history=arrays["history"], certificate=meta["certificate"], tried=meta["tried"],
+                   objective=meta.get("objective"),
+                   **{k: v for k, v in _old_verdict(meta).items() if k != "verdict"})
+
+
+def _old_verdict(meta: dict) -> dict:
+    """Evidence of a saved result; files of 0.1 decided on samples and cited any truthy certificate."""
+    if "evidence" in meta:
+        return {"evidence": meta["evidence"], "how": meta.get("how", "")}
+    v = meta["verdict"]
+    if v == "connected below alpha":
+        return {"verdict": CONNECTED_SAMPLED, "evidence": "sampled", "how": "saved by landscape 0.1 (dense profile only)"}
+    if v.startswith("not connected"):
+        return {"verdict": NOT_FOUND, "evidence": "none", "how": "saved by landscape 0.1: its certificate was not checked"}
+    return {"evidence": "none", "how": "saved by landscape 0.1"}
 
 
 # ----------------------------------------------------------------------------- curves
 
 
 def _check_endpoints(f, z0, z1):
-    z0, z1 = jnp.asarray(z0), jnp.asarray(z1)
-    if z0.ndim != 1 or z0.shape != z1.shape:
-        raise ValueError(f"z0, z1: expected two flat vectors of one shape (k,) in the same masked subspace, "
-                         f"got shapes {z0.shape} and {z1.shape}")
+    z0 = validate.point(f, z0, "z0")
+    z1 = validate.point(f, z1, "z1", size=int(z0.shape[0]))  # same (k,): the same masked subspace
     if z0.dtype != z1.dtype:
         z1 = z1.astype(z0.dtype)
-    if not (bool(jnp.all(jnp.isfinite(z0))) and bool(jnp.all(jnp.isfinite(z1)))):
-        raise ValueError("z0, z1: hold NaN or Inf")
     e = np.array([float(f(z0)), float(f(z1))])
     if not np.all(np.isfinite(e)):
         raise ValueError(f"z0, z1: the endpoint losses are not finite ({e})")
@@ -273,12 +303,8 @@ def _check_endpoints(f, z0, z1):
 
 
 def _level(e, alpha, tol, rtol):
-    alpha = float(np.max(e)) if alpha is None else float(alpha)
-    if not np.isfinite(alpha):
-        raise ValueError(f"alpha: expected a finite level, got {alpha}")
-    tol = rtol * max(1.0, abs(alpha)) if tol is None else float(tol)
-    if not tol >= 0:
-        raise ValueError(f"tol: expected >= 0, got {tol}")
+    alpha = float(np.max(e)) if alpha is None else validate.real(alpha, "alpha")
+    tol = rtol * max(1.0, abs(alpha)) if tol is None else validate.nonnegative(tol, "tol")
     if alpha + tol < np.max(e):
         which = "both endpoint losses" if alpha + tol < np.min(e) else "the loss of one endpoint"
         raise ValueError(f"alpha: {alpha:.6g} is below {which} ({e[0]:.6g}, {e[1]:.6g}); "
@@ -286,25 +312,64 @@ def _level(e, alpha, tol, rtol):
     return alpha, tol
 
 
-def _finish(f, method, curve, e, alpha, tol, n_eval, batch_size, history=None, certificate=None):
-    """Dense re-evaluation of the final path (``paths.sample``), barrier and verdict."""
+def _check_certificate(f, z0, z1, alpha, certificate):
+    """A typed certificate re-checked against this question, or None."""
+    if certificate is None:
+        return None
+    from landscape.theory import Theorem6Certificate
+
+    if not isinstance(certificate, Theorem6Certificate):
+        raise TypeError(f"certificate: expected a theory.Theorem6Certificate (from theory.theorem6_certificate), got "
+                        f"{type(certificate).__name__}; a proof must be checkable, not just truthy")
+    return certificate.check(f, z0, z1, alpha)
+
+
+def _finish(f, method, curve, e, alpha, tol, cfg, history=None, certificate=None, n_eval=None, z0=None, z1=None):
+    """Dense re-evaluation of the final path (``paths.sample``), a rigorous bound where possible, barrier and verdict."""
+    from landscape.curvature import Objective  # above connectivity's imports in the layering
+
+    proof = _check_certificate(f, z0, z1, alpha, certificate)
+    n_eval = cfg.n_eval if n_eval is None else n_eval
     n_ctrl = int(np.shape(curve.vertices if isinstance(curve, Polyline) else curve.controls)[0])
     t = np.linspace(0.0, 1.0, max(int(n_eval), n_ctrl))
     if isinstance(curve, Polyline):  # make sure every vertex is on the grid
         t = np.union1d(t, np.asarray(curve.knots, np.float64))
-    losses = sample(f, curve, t, batch_size=batch_size)
+    losses = sample(f, curve, t, batch_size=cfg.batch_size)
     losses[0], losses[-1] = e  # the endpoints exactly as given
     finite = np.isfinite(losses)
     n_bad = int(np.sum(~finite))
     max_loss = float(np.max(losses)) if n_bad == 0 else float("inf")
+    resolution = f"{t.size} sampled points (spacing {1.0 / max(t.size - 1, 1):.2g})"
+    evidence, how = Evidence.NONE, f"the found path's highest sampled loss {max_loss:.6g} > alpha + tol"
+    verdict = NOT_FOUND
+    if n_bad == 0 and max_loss <= alpha + tol:
+        verdict, evidence, how = CONNECTED_SAMPLED, Evidence.SAMPLED, f"loss ≤ alpha + tol at {resolution}"
+        if cfg.certify and isinstance(curve, Polyline) and isinstance(f, Objective):
+            enc = bounds.enclose(f.net, curve.to_params(f.space), f.X, f.Y, f.masks, f.loss,
+                                 values=lambda tt: sample(f, curve, tt, batch_size=cfg.batch_size), goal="max",
+                                 target=alpha + tol, init=t, max_intervals=int(cfg.certify_budget))
+            max_loss = max(max_loss, enc.max_seen)
+            if enc.evidence == Evidence.CERTIFIED and enc.max_bound <= alpha + tol:
+                verdict, evidence = CONNECTED, Evidence.CERTIFIED
+                how = f"max loss on the whole path ≤ {enc.max_bound:.6g} ≤ alpha + tol; {enc.describe()}"
+            elif enc.witness:
+                verdict, evidence = NOT_FOUND, Evidence.NONE
+                how = (f"the found path rises to {enc.max_seen:.6g} > alpha + tol between the dense samples "
+                       f"(found by the bound's refinement)")
+            else:
+                how += f"; the bound did not decide (max bound {enc.max_bound:.6g}, {enc.describe()})"
+        elif isinstance(curve, Bezier):
+            how += "; a Bézier curve is not bounded between samples"
+        elif not isinstance(f, Objective):
+            how += "; f is not a curvature.Objective, so nothing is bounded between samples"
     barrier = max_loss - float(np.max(e))
-    verdict = CONNECTED if (n_bad == 0 and max_loss <= alpha + tol) else NOT_FOUND
-    if verdict == NOT_FOUND and certificate:
-        verdict = CERTIFIED_DISCONNECTED
+    cite = None
+    if verdict == NOT_FOUND and proof is not None:
+        verdict, evidence, how, cite = CERTIFIED_DISCONNECTED, Evidence.PROVED, proof.how, str(proof)
     return PathResult(method=method, curve=curve, t=t, losses=losses, endpoint_losses=np.asarray(e),
                       max_loss=max_loss, barrier=barrier, alpha=alpha, tol=tol, verdict=verdict, n_nonfinite=n_bad,
-                      history=np.zeros(0) if history is None else np.asarray(history),
-                      certificate=certificate if verdict != CONNECTED else None)
+                      history=np.zeros(0) if history is None else np.asarray(history), certificate=cite,
+                      evidence=evidence.value, how=how, objective=getattr(f, "description", None))
 
 
 def _polyline(controls, knots) -> Polyline:
@@ -313,7 +378,7 @@ def _polyline(controls, knots) -> Polyline:
 
 
 def linear_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None,
-                certificate: Optional[str] = None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
+                certificate=None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """The straight segment ``(1−t) z0 + t z1``: the linear-interpolation barrier.
 
     Args:
@@ -323,7 +388,9 @@ def linear_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Opti
       alpha: level (default: the larger endpoint loss); below an endpoint loss
         is an error.
       tol: slack of the verdict; default ``rtol·max(1, |alpha|)``.
-      certificate: a proof of disconnection to cite when no path is found.
+      certificate: a ``theory.Theorem6Certificate``, re-checked against this question (``TypeError`` for
+        anything else, ``ValueError`` when it was issued for another problem, points or level);
+        it turns "no path found" into the proved ``CERTIFIED_DISCONNECTED``.
       config: a ``ProbeConfig`` (default ``ProbeConfig()``); used here: ``rtol``,
         ``n_eval``, ``batch_size``.
       **settings: overrides of ``config``'s fields.
@@ -331,8 +398,8 @@ def linear_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Opti
     cfg = _config("linear_path", config, settings)
     z0, z1, e = _check_endpoints(f, z0, z1)
     alpha, tol = _level(e, alpha, tol, cfg.rtol)
-    return _finish(f, "linear", _polyline(np.stack([z0, z1]), [0.0, 1.0]), e, alpha, tol, cfg.n_eval,
-                   cfg.batch_size, certificate=certificate)
+    return _finish(f, "linear", _polyline(np.stack([z0, z1]), [0.0, 1.0]), e, alpha, tol, cfg,
+                   certificate=certificate, z0=z0, z1=z1)
 
 
 @functools.lru_cache(maxsize=32)
@@ -383,11 +450,11 @@ def _train_curve(f, method, curve, n_ctrl, n_t, z0, z1, alpha, tol, cfg, certifi
     inner, hist = run(inner, z0, z1, jax.random.key(cfg.seed))
     controls = np.concatenate([np.asarray(z0)[None], np.asarray(inner), np.asarray(z1)[None]])
     shape = Bezier(controls) if curve == "bezier" else _polyline(controls, np.linspace(0.0, 1.0, n_ctrl))
-    return _finish(f, method, shape, e, alpha, tol, cfg.n_eval, cfg.batch_size, np.asarray(hist), certificate)
+    return _finish(f, method, shape, e, alpha, tol, cfg, np.asarray(hist), certificate, z0=z0, z1=z1)
 
 
 def bezier_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None,
-                certificate: Optional[str] = None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
+                certificate=None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """A quadratic Bézier curve trained to minimise a smoothed max of the loss along it.
 
     Each of ``steps`` optax updates evaluates ``n_points`` (default 16) curve
@@ -401,7 +468,7 @@ def bezier_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Opti
 
 
 def chain_path(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None,
-               certificate: Optional[str] = None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
+               certificate=None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """A polygonal chain with ``bends`` free vertices, trained like ``bezier_path``.
 
     Settings used: ``bends`` (movable vertices, at ``t = j/(bends+1)``), ``n_points``
@@ -463,7 +530,7 @@ def _neb_program(f, n_images: int, steps: int, climb_from: int, spring: float, o
 
 
 def elastic_band(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None, init=None,
-                 certificate: Optional[str] = None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
+                 certificate=None, config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """Nudged elastic band with a climbing image between ``z0`` and ``z1``.
 
     The ``n_images`` interior images move under the loss gradient projected off
@@ -497,33 +564,38 @@ def elastic_band(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Opt
     seg = np.linalg.norm(np.diff(controls.astype(np.float64), axis=0), axis=1)
     knots = np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-300)
     knots = np.maximum.accumulate(knots)
-    return _finish(f, "neb", _polyline(controls, knots), e, alpha, tol, cfg.refine * (n_images + 1) + 1,
-                   cfg.batch_size, np.asarray(hist), certificate)
+    return _finish(f, "neb", _polyline(controls, knots), e, alpha, tol, cfg, np.asarray(hist), certificate,
+                   n_eval=cfg.refine * (n_images + 1) + 1, z0=z0, z1=z1)
 
 
 # ----------------------------------------------------------------------------- front door
 
 
 def connect(f: Callable, z0, z1, *, alpha: Optional[float] = None, tol: Optional[float] = None,
-            methods: Sequence[str] = METHODS, certificate: Optional[str] = None, stop_when_connected: bool = True,
+            methods: Sequence[str] = METHODS, certificate=None, stop_when_connected: bool = True,
             config: Optional[ProbeConfig] = None, **settings) -> PathResult:
     """Are ``z0`` and ``z1`` connected below ``alpha``? Tries ``methods`` in order.
 
     Returns the path with the lowest ``max_loss`` (its ``tried`` lists every
-    method's max loss). Verdict: ``CONNECTED`` when some path stays at or below
-    ``alpha + tol`` on its dense profile; otherwise ``NOT_FOUND`` -- or
-    ``CERTIFIED_DISCONNECTED`` when ``certificate`` (a proof, e.g. from
-    ``theory.theorem6_certificate``) is given, which is then cited.
+    method's max loss). Verdict: ``CONNECTED`` (certified) when a rigorous bound shows the
+    whole found path stays at or below ``alpha + tol``, ``CONNECTED_SAMPLED`` when only its
+    dense profile does; otherwise ``NOT_FOUND`` -- or ``CERTIFIED_DISCONNECTED`` (proved) when
+    ``certificate`` (a ``theory.Theorem6Certificate``, re-checked here) is given.
 
     Args:
       methods: any of ``"linear"``, ``"bezier"``, ``"chain"``, ``"neb"``.
       stop_when_connected: skip the remaining methods once one connects.
       config, **settings: the probes' settings (``ProbeConfig``), passed to every probe.
     """
+    if isinstance(methods, str):
+        raise TypeError(f"methods: expected a sequence of names from {METHODS} such as ('linear',), got {methods!r} (a str)")
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise ValueError(f"methods: expected a non-empty subset of {METHODS}, got {tuple(methods)}")
     cfg = _config("connect", config, settings)
+    if certificate is not None:  # refuse a certificate for another question before searching
+        zz0, zz1, e = _check_endpoints(f, z0, z1)
+        _check_certificate(f, zz0, zz1, _level(e, alpha, tol, cfg.rtol)[0], certificate)
     probes = {"linear": linear_path, "bezier": bezier_path, "chain": chain_path, "neb": elastic_band}
     best, tried = None, {}
     for m in methods:
@@ -552,6 +624,7 @@ class BarrierMatrix(io.Saveable):
         ``heights``; the lowest path height between any two points using found
         paths is the largest edge on their tree path (minimax).
       methods: the probes used for each pair.
+      objective: what ``f`` was (``f.description``), or None for a plain callable.
     """
 
     heights: np.ndarray
@@ -559,12 +632,18 @@ class BarrierMatrix(io.Saveable):
     losses: np.ndarray
     mst: np.ndarray
     methods: tuple
+    objective: Optional[dict] = None
+
+    evidence = Evidence.SAMPLED
+    """The heights are sampled maxima of the found paths (see ``components``)."""
 
     def components(self, alpha: float, tol: float = 0.0) -> np.ndarray:
         """``(m,)`` labels: points joined by found paths staying ≤ ``alpha + tol``.
 
         Points whose own loss exceeds the level get label −1. Separate labels
-        mean only "no path found", never "disconnected".
+        mean only "no path found", never "disconnected". Evidence ``sampled``: the heights
+        are the found paths' highest *sampled* losses (``barrier_matrix`` does not bound
+        between samples), so a joined pair means "joined at every sampled point".
         """
         ok = self.losses <= alpha + tol
         adj = (self.heights <= alpha + tol) & ok[:, None] & ok[None, :]
@@ -576,11 +655,11 @@ class BarrierMatrix(io.Saveable):
 
     def _to_file(self) -> tuple:
         return ({"heights": self.heights, "barriers": self.barriers, "losses": self.losses, "mst": self.mst},
-                {"methods": list(self.methods)})
+                {"methods": list(self.methods), "objective": self.objective})
 
     @classmethod
     def _from_file(cls, a: dict, meta: dict) -> "BarrierMatrix":
-        return cls(a["heights"], a["barriers"], a["losses"], a["mst"], tuple(meta["methods"]))
+        return cls(a["heights"], a["barriers"], a["losses"], a["mst"], tuple(meta["methods"]), meta.get("objective"))
 
 
 def minimum_spanning_tree(heights: np.ndarray) -> np.ndarray:
@@ -604,9 +683,12 @@ def barrier_matrix(f: Callable, points, *, methods: Sequence[str] = ("linear", "
 
     The level of each pair is its larger endpoint loss, and every method in
     ``methods`` runs (no early stop), so the heights are the best found.
-    One compiled program serves every pair. ``config``/``settings`` as in ``connect``.
+    One compiled program serves every pair. ``config``/``settings`` as in ``connect``; the
+    heights are the highest sampled losses of the found paths (no bound between samples:
+    evidence ``sampled``).
     """
     cfg = _config("barrier_matrix", config, settings)
+    cfg = dataclasses.replace(cfg, certify=False)  # heights are sampled maxima (BarrierMatrix.evidence)
     Z = jnp.asarray(points)
     if Z.ndim != 2 or Z.shape[0] < 2:
         raise ValueError(f"points: expected an (m >= 2, k) array of free coordinates, got shape {Z.shape}")
@@ -620,4 +702,5 @@ def barrier_matrix(f: Callable, points, *, methods: Sequence[str] = ("linear", "
             r = connect(f, Z[i], Z[j], methods=methods, stop_when_connected=False, config=cfg)
             H[i, j] = H[j, i] = r.max_loss
     B = H - np.maximum(losses[:, None], losses[None, :])
-    return BarrierMatrix(heights=H, barriers=B, losses=losses, mst=minimum_spanning_tree(H), methods=tuple(methods))
+    return BarrierMatrix(heights=H, barriers=B, losses=losses, mst=minimum_spanning_tree(H), methods=tuple(methods),
+                         objective=getattr(f, "description", None))

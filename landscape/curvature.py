@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Callable, Optional
 
 import jax
@@ -27,8 +28,9 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy import linalg as sla
 
-from landscape import nets
+from landscape import io, nets, validate
 from landscape.nets import MLP
+from landscape.verdicts import Evidence, Judgement, summary_line
 
 # ----------------------------------------------------------------------------- free coordinates
 
@@ -84,7 +86,8 @@ class FreeSpace:
 
 def free_space(net: MLP, masks=None, dtype=jnp.float32) -> FreeSpace:
     """The ``FreeSpace`` of ``net`` under ``masks`` (``None``: dense)."""
-    dtype = np.dtype(dtype)
+    validate.net(net)
+    dtype = validate.float_dtype(dtype)
     masks = nets.dense_masks(net, dtype) if masks is None else nets.check_masks(net, masks)
     template = jax.tree.map(lambda m: np.zeros(np.shape(m), dtype), tuple(masks))
     _, unravel = ravel_pytree(template)
@@ -92,7 +95,46 @@ def free_space(net: MLP, masks=None, dtype=jnp.float32) -> FreeSpace:
     return FreeSpace(index=np.nonzero(mflat)[0], n_total=int(mflat.size), unravel=unravel, masks=tuple(masks), dtype=dtype)
 
 
-def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtype=jnp.float32) -> tuple:
+@dataclasses.dataclass(frozen=True, eq=False)
+class Objective:
+    """The loss of a masked network as a function of its free coordinates: ``f(z)``, ``z`` ``(k,)``.
+
+    A frozen callable with an identity: it records the problem it computes (net, data,
+    masks, loss convention, free space), so a certificate can be re-checked against it
+    (``connectivity.connect(..., certificate=)``) and a path of free coordinates can be bounded
+    rigorously (``landscape.bounds``). Hashed by identity (it keys compilation caches like a
+    function does).
+
+    Attributes:
+      net: the network.  X: ``(d_x, n)`` data.  Y: ``(d_y, n)`` targets (in ``space.dtype``).
+      masks: the masks pytree (dense ones when None was given).  loss: the convention.
+      space: the ``FreeSpace`` (``flatten`` / ``unflatten``).
+    """
+
+    net: MLP
+    X: jax.Array
+    Y: jax.Array
+    masks: tuple
+    loss: str
+    space: FreeSpace
+
+    def __call__(self, z):
+        # unflatten already puts exact zeros at masked entries: no apply_masks needed.
+        return nets.loss(self.net, self.space.unflatten(z), self.X, self.Y, None, self.loss)
+
+    def __iter__(self):  # ``f, space = masked_objective(...)`` unpacks as in 0.1
+        return iter((self, self.space))
+
+    @functools.cached_property
+    def description(self) -> dict:
+        """What this objective computes (net, loss, dtype, digests of data and masks,
+        ``io.describe_problem``): results computed from it carry it, so saved files name their problem."""
+        return {"objective": "masked_objective", **io.describe_problem(
+            self.net, self.X, self.Y, self.space.masks, loss=self.loss, dtype=self.space.dtype),
+            "n_free": int(self.space.index.size)}
+
+
+def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtype=jnp.float32) -> Objective:
     """The loss as a function of the free coordinates.
 
     Args:
@@ -103,20 +145,16 @@ def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtyp
       dtype: float dtype of data and coordinates (float64 needs x64 enabled).
 
     Returns:
-      ``(f, space)``: ``f(z)`` maps ``(k,)`` free coordinates to the scalar loss;
-      ``space`` converts between params pytrees and ``z``.
+      An ``Objective`` ``f``: ``f(z)`` maps ``(k,)`` free coordinates to the scalar loss and
+      ``f.space`` converts between params pytrees and ``z``. It unpacks as ``(f, space)``.
+      ``f.description`` names the problem (net, loss, dtype, digests of the data and masks;
+      ``io.describe_problem``).
     """
-    if loss not in nets.LOSSES:
-        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
+    validate.choice(loss, "loss", nets.LOSSES)
     space = free_space(net, masks, dtype)
     X, Y = nets.check_data(net, X, Y)
     X, Y = jnp.asarray(X, space.dtype), jnp.asarray(Y, space.dtype)
-
-    def f(z):
-        # unflatten already puts exact zeros at masked entries: no apply_masks needed.
-        return nets.loss(net, space.unflatten(z), X, Y, None, loss)
-
-    return f, space
+    return Objective(net, X, Y, space.masks, loss, space)
 
 
 # ----------------------------------------------------------------------------- derivatives
@@ -124,6 +162,7 @@ def masked_objective(net: MLP, X, Y, masks=None, *, loss: str = "half_sum", dtyp
 
 def hessian(f: Callable, z: jax.Array) -> jax.Array:
     """The dense ``(k, k)`` Hessian of ``f`` at ``z`` (symmetrised). For small ``k``."""
+    z = validate.point(f, z)
     H = jax.hessian(f)(z)
     return 0.5 * (H + H.T)
 
@@ -169,12 +208,17 @@ class LanczosResult:
       weights: ``(m,)`` squared first components of ``T``'s eigenvectors
         (the quadrature weights of SLQ; they sum to 1).
       alphas, betas: the diagonal ``(m,)`` and off-diagonal ``(m-1,)`` of ``T``.
+      residuals: ``(m,)`` ``‖H y_i − θ_i y_i‖`` of each Ritz pair (``β_m |s_{m,i}|``, plus a
+        rounding term ``√k · eps · max|T|`` per Lanczos step): some eigenvalue of ``H`` lies in
+        ``[θ_i − r_i, θ_i + r_i]``. ``ritz_values[0]`` is an upper bound of ``λ_min`` (Rayleigh
+        quotient); only a bracket certifies an eigenvalue.
     """
 
     ritz_values: np.ndarray
     weights: np.ndarray
     alphas: np.ndarray
     betas: np.ndarray
+    residuals: Optional[np.ndarray] = None
 
     @property
     def min(self) -> float:
@@ -205,13 +249,11 @@ def lanczos(f: Callable, z, *, num_steps: int = 100, key: Optional[jax.Array] = 
       A ``LanczosResult``; every Ritz value lies in ``[λ_min, λ_max]`` of the
       Hessian, and the extreme ones converge first.
     """
-    z = jnp.asarray(z)
+    z = validate.point(f, z)
     k = int(z.shape[0])
-    if isinstance(num_steps, bool) or int(num_steps) < 1:
-        raise ValueError(f"num_steps: expected an integer >= 1, got {num_steps!r}")
-    m = min(int(num_steps), k)
+    m = min(validate.integer(num_steps, "num_steps", low=1), k)
     if v0 is None:
-        v0 = jax.random.normal(jax.random.key(0) if key is None else key, (k,), z.dtype)
+        v0 = jax.random.normal(jax.random.key(0) if key is None else validate.key(key), (k,), z.dtype)
     v0 = jnp.asarray(v0, z.dtype)
     if v0.shape != (k,) or not bool(jnp.linalg.norm(v0) > 0):
         raise ValueError(f"v0: expected a non-zero vector of shape ({k},)")
@@ -223,11 +265,15 @@ def lanczos(f: Callable, z, *, num_steps: int = 100, key: Optional[jax.Array] = 
     n = int(small[0]) + 1 if small.size else m
     a, b = alphas[:n], betas[: n - 1]
     theta, S = sla.eigh_tridiagonal(a, b) if n > 1 else (a.copy(), np.ones((1, 1)))
-    return LanczosResult(ritz_values=theta, weights=S[0] ** 2, alphas=a, betas=b)
+    # Ritz residuals ‖H y − θ y‖ = β_n |s_{n,i}| (Paige), plus what rounding in the recurrence and
+    # the re-orthogonalised basis can add (a generous √k · eps · ‖T‖ per step)
+    resid = abs(float(betas[n - 1])) * np.abs(S[-1]) + n * np.sqrt(k) * eps * scale
+    return LanczosResult(ritz_values=theta, weights=S[0] ** 2, alphas=a, betas=b, residuals=resid)
 
 
 def lanczos_extremes(f: Callable, z, *, num_steps: int = 100, key=None) -> tuple:
-    """``(λ_min, λ_max)`` of ``∇²f(z)`` estimated by ``num_steps`` Lanczos steps."""
+    """Estimates ``(λ_min, λ_max)`` of ``∇²f(z)`` by ``num_steps`` Lanczos steps (extreme Ritz values:
+    an upper bound of ``λ_min`` and a lower bound of ``λ_max``; ``lanczos(...).residuals`` bracket them)."""
     r = lanczos(f, z, num_steps=num_steps, key=key)
     return r.min, r.max
 
@@ -246,10 +292,9 @@ def hutchinson_trace(f: Callable, z, *, num_samples: int = 100, key=None) -> tup
       ``(estimate, standard_error)``: the mean of ``vᵀHv`` over the probes and
       its standard error (``std / √num_samples``; unbiased for any ``H``).
     """
-    if isinstance(num_samples, bool) or int(num_samples) < 2:
-        raise ValueError(f"num_samples: expected an integer >= 2, got {num_samples!r}")
-    z = jnp.asarray(z)
-    s = np.asarray(_hutchinson(f, z, jax.random.key(0) if key is None else key, int(num_samples)), np.float64)
+    num_samples = validate.integer(num_samples, "num_samples", low=2)
+    z = validate.point(f, z)
+    s = np.asarray(_hutchinson(f, z, jax.random.key(0) if key is None else validate.key(key), num_samples), np.float64)
     return float(s.mean()), float(s.std(ddof=1) / np.sqrt(s.size))
 
 
@@ -286,10 +331,12 @@ def spectral_density(f: Callable, z, *, num_probes: int = 8, num_steps: int = 80
     Args:
       sigma: Gaussian width; default 1% of the spectral range found.
     """
-    if isinstance(num_probes, bool) or int(num_probes) < 1:
-        raise ValueError(f"num_probes: expected an integer >= 1, got {num_probes!r}")
-    z = jnp.asarray(z)
-    keys = jax.random.split(jax.random.key(0) if key is None else key, int(num_probes))
+    num_probes = validate.integer(num_probes, "num_probes", low=1)
+    num_steps = validate.integer(num_steps, "num_steps", low=1)
+    grid_size = validate.integer(grid_size, "grid_size", low=2)
+    sigma = validate.optional_real(sigma, "sigma", low=0.0, low_open=True)
+    z = validate.point(f, z)
+    keys = jax.random.split(jax.random.key(0) if key is None else validate.key(key), num_probes)
     runs = [lanczos(f, z, num_steps=num_steps, v0=jax.random.rademacher(kk, z.shape, z.dtype)) for kk in keys]
     m = max(r.ritz_values.size for r in runs)
     nodes = np.full((len(runs), m), np.nan)
@@ -311,32 +358,52 @@ def spectral_density(f: Callable, z, *, num_probes: int = 8, num_steps: int = 80
 
 # ----------------------------------------------------------------------------- classification
 
-LABELS = ("not_critical", "saddle", "local_maximum", "flat_minimum", "strict_minimum")
+LABELS = ("not_critical", "saddle", "local_maximum", "not_minimum", "degenerate", "flat_minimum", "strict_minimum",
+          "undecided")
+"""Critical-point labels (see ``CriticalPoint`` and docs/verdicts.md)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class CriticalPoint:
-    """What kind of point ``z`` is, with the numbers behind the label.
+    """What kind of point ``z`` is, the numbers behind the label, and what the label claims.
+
+    Every label is a judgement about the one point ``z`` (evidence ``sampled`` at best: the
+    eigenvalue bounds are rigorous for the Hessian computed at ``z``, but nothing is certified
+    about a true critical point near ``z``, which exists only if ``‖∇f(z)‖`` is small enough
+    against the curvature nearby -- not checked). Labels, with ``band = max(eig_tol, eig_error)``:
+
+    * ``"not_critical"``: ``‖∇f(z)‖₂ > gtol``.
+    * ``"strict_minimum"``: every eigenvalue ``> band`` (dense ``eigh``; ``eig_error`` bounds
+      the eigenvalue error of the computed Hessian): second-order sufficient conditions at ``z``.
+    * ``"local_maximum"``: every eigenvalue ``< −band``, or negative ones with every null
+      direction tested showing an even, negative leading Taylor term (a higher-order maximum
+      along those lines only).
+    * ``"saddle"``: a descent and an ascent witness -- eigenvalues beyond ``±band``, a
+      Lanczos bracket ``[θ − r, θ + r]`` below ``−band`` (and one above ``band``), or a null
+      direction whose leading Taylor term is odd (it descends on one side) or has the other sign.
+    * ``"flat_minimum"``: no eigenvalue below ``−band``, and along every null direction tested
+      (the eigenvectors, plus random combinations when there are several) the leading Taylor
+      term is even and positive: a minimum along those lines. Not a proof of a local minimum
+      (Peano's ``(x − y²)(x − 3y²)`` passes every line test).
+    * ``"degenerate"``: null directions the higher-order test could not decide (flat to the
+      order tested), with no descent witness.
+    * ``"not_minimum"``: a negative eigenvalue is certified (Lanczos bracket) but no positive one.
+    * ``"undecided"``: Lanczos found no bracket below ``−band``: ``λ_min ≤ θ_min`` is only an
+      upper bound, so positivity is not certified (a negative eigenvalue may have been missed).
 
     Attributes:
-      label: one of ``LABELS``:
-        ``"not_critical"``: ``‖∇f‖₂ > gtol``;
-        ``"saddle"``: some eigenvalue ``< −eig_tol`` and some ``> +eig_tol``... or
-        zero (a negative direction exists, so it is not a minimum);
-        ``"local_maximum"``: every eigenvalue ``< −eig_tol``;
-        ``"flat_minimum"``: no eigenvalue ``< −eig_tol`` and ``n_flat ≥ 1`` within
-        ``±eig_tol`` (second-order necessary conditions hold; the flat directions
-        are not resolved by second order);
-        ``"strict_minimum"``: every eigenvalue ``> eig_tol`` (a certified strict
-        local minimum up to the tolerances).
-      grad_norm: ``‖∇f(z)‖₂``.
-      n_params: ``k``, free coordinates.
-      n_negative, n_flat, n_positive: eigenvalue counts (``None`` from Lanczos,
-        which only resolves the extremes).
-      min_eig, max_eig: extreme Hessian eigenvalues.
-      eig_tol: the zero band actually used, ``max(eig_atol, eig_rtol·max|λ|)``.
-      gtol: gradient tolerance.
-      method: ``"dense"`` (``eigh``) or ``"lanczos"``.
+      label: one of ``LABELS``.
+      grad_norm: ``‖∇f(z)‖₂``.  n_params: ``k``.
+      n_negative, n_flat, n_positive: eigenvalue counts beyond / within ``±band`` (``None``
+        from Lanczos).
+      min_eig, max_eig: extreme (Ritz) eigenvalues.
+      eig_tol: the zero band actually used, ``max(eig_atol, eig_rtol·max|λ|, eig_error)``.
+      gtol: gradient tolerance.  method: ``"dense"`` or ``"lanczos"``.
+      eig_error: bound of the eigenvalue error (dense: ``4 k eps ‖H‖_F``; Lanczos: the
+        residual of the extreme Ritz pair).
+      higher_order: per null direction tested, ``(order, sign)`` of the leading Taylor term
+        (``(0, 0)``: flat to the order tested).
+      evidence: ``Evidence`` of the label.  how: what was checked.
     """
 
     label: str
@@ -350,58 +417,158 @@ class CriticalPoint:
     eig_tol: float
     gtol: float
     method: str
+    eig_error: float = float("nan")
+    higher_order: tuple = ()
+    evidence: str = "none"
+    how: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return self.label
+
+    @property
+    def judgement(self) -> Judgement:
+        return Judgement(self.label.replace("_", " "), Evidence(self.evidence), self.how)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["higher_order"] = [list(h) for h in self.higher_order]
+        return d
+
+    def __str__(self) -> str:
+        return summary_line(self.label.replace("_", " "), self.evidence, self.how)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _line_coefficients(f, z, V, order: int):
+    """Taylor coefficients ``g^(j)(0)/j!``, ``j = 0..order``, of ``g(t) = f(z + t v)`` for every row ``v`` of ``V``."""
+
+    def one(v):
+        def g(t):
+            return f(z + t * v)
+
+        out, d = [], g
+        for j in range(order + 1):
+            out.append(d(jnp.zeros((), z.dtype)) / math.factorial(j))
+            d = (lambda h: (lambda t: jax.jvp(h, (t,), (jnp.ones((), z.dtype),))[1]))(d)
+        return jnp.stack(out)
+
+    return jax.vmap(one)(V)
+
+
+def _leading(coeffs: np.ndarray, tol: float) -> tuple:
+    """``(order, sign)`` of the first coefficient of order ≥ 3 with ``|c| > tol`` (``(0, 0)``: none)."""
+    for j in range(3, coeffs.size):
+        if abs(coeffs[j]) > tol:
+            return j, int(np.sign(coeffs[j]))
+    return 0, 0
 
 
 def classify_critical_point(f: Callable, z, *, gtol: float = 1e-4, eig_atol: float = 1e-4, eig_rtol: float = 1e-8,
-             dense_max: int = 2000, num_steps: int = 100, key=None) -> CriticalPoint:
-    """Classifies ``z`` as not critical / saddle / maximum / flat minimum / strict minimum.
+                            dense_max: int = 2000, num_steps: int = 100, key=None, order: int = 6,
+                            n_random: int = 8) -> CriticalPoint:
+    """Classifies ``z`` (see ``CriticalPoint`` for the labels and what each one claims).
 
-    Tolerances (see docs/connectivity.md): a point is critical when
-    ``‖∇f(z)‖₂ ≤ gtol``; an eigenvalue counts as zero when
-    ``|λ| ≤ eig_tol = max(eig_atol, eig_rtol·max|λ|)``. ``eig_atol`` defaults to
-    the same value as ``gtol`` because a point a distance ``δ`` from an exact critical point has
-    gradient ``~ λ δ`` and its flat eigenvalues move by ``~ ‖∇³f‖ δ``: curvature
+    Tolerances (see docs/verdicts.md): a point is critical when ``‖∇f(z)‖₂ ≤ gtol``; an
+    eigenvalue counts as zero when ``|λ| ≤ band = max(eig_atol, eig_rtol·max|λ|, eig_error)``.
+    ``eig_atol`` defaults to ``gtol`` because a point a distance ``δ`` from an exact critical
+    point has gradient ``~ λ δ`` and its flat eigenvalues move by ``~ ‖∇³f‖ δ``: curvature
     that small is not resolved by a point found to that gradient tolerance.
+
+    Small problems (``k ≤ dense_max``): exact ``eigh`` of the Hessian; its eigenvalue error is
+    at most ``eig_error = 4 k eps ‖H‖_F`` (backward stability, plus the Hessian's own rounding).
+    Null directions (``|λ| ≤ band``) get a higher-order test: the Taylor coefficients of
+    ``t ↦ f(z + t v)`` up to ``order`` (nested forward-mode derivatives) along each null
+    eigenvector and ``n_random`` random unit combinations of them; a coefficient counts when it
+    exceeds ``max(‖∇f(z)‖, 1e3 eps max(1, |f(z)|))`` (at a point that far from criticality the
+    low-order terms are that uncertain; a heuristic scale, hence evidence ``sampled``). Large problems: ``num_steps`` Lanczos steps; a Ritz pair with residual ``r``
+    brackets an eigenvalue in ``[θ − r, θ + r]``.
 
     Args:
       f: ``(k,) -> scalar``; z: ``(k,)`` point (use float64 for trained points).
-      dense_max: use a dense ``eigh`` when ``k ≤ dense_max``, else Lanczos
-        extremes (``num_steps`` steps), which give ``min_eig``/``max_eig`` only.
+      dense_max: use a dense ``eigh`` when ``k ≤ dense_max``, else Lanczos.
+      order, n_random: the higher-order test (0 random directions: eigenvectors only).
     """
-    if not gtol >= 0 or not eig_atol >= 0 or not eig_rtol >= 0:
-        raise ValueError(f"gtol, eig_atol, eig_rtol: expected >= 0, got {gtol}, {eig_atol}, {eig_rtol}")
-    z = jnp.asarray(z)
-    if z.ndim != 1:
-        raise ValueError(f"z: expected a flat (k,) vector, got shape {z.shape}")
+    gtol, eig_atol, eig_rtol = (validate.nonnegative(v, n) for v, n in ((gtol, "gtol"), (eig_atol, "eig_atol"),
+                                                                          (eig_rtol, "eig_rtol")))
+    dense_max = validate.integer(dense_max, "dense_max", low=0)
+    num_steps = validate.integer(num_steps, "num_steps", low=1)
+    z = validate.point(f, z)
     g = np.asarray(jax.jit(jax.grad(f))(z), np.float64)
     if not np.all(np.isfinite(g)):
         raise ValueError("z: the gradient is not finite there")
     gnorm = float(np.linalg.norm(g))
     k = int(z.shape[0])
+    eps = float(np.finfo(np.dtype(z.dtype)).eps)
+    common = dict(grad_norm=gnorm, n_params=k, gtol=float(gtol))
+    crit = f"‖∇f(z)‖ = {gnorm:.2g} ≤ gtol {gtol:g}"
     if k <= dense_max:
-        lam = np.linalg.eigvalsh(np.asarray(jax.jit(functools.partial(hessian, f))(z), np.float64))
-        method = "dense"
-    else:
-        r = lanczos(f, z, num_steps=num_steps, key=key)
-        lam = np.array([r.min, r.max])
-        method = "lanczos"
-    tol = max(float(eig_atol), float(eig_rtol) * float(np.max(np.abs(lam))))
-    neg, pos = int(np.sum(lam < -tol)), int(np.sum(lam > tol))
-    flat = lam.size - neg - pos
+        H = np.asarray(jax.jit(functools.partial(hessian, f))(z), np.float64)
+        lam, V = np.linalg.eigh(H)
+        err = 4 * k * eps * float(np.linalg.norm(H))
+        band = max(float(eig_atol), float(eig_rtol) * float(np.max(np.abs(lam))), err)
+        neg, pos = lam < -band, lam > band
+        null = ~neg & ~pos
+        counts = dict(n_negative=int(neg.sum()), n_flat=int(null.sum()), n_positive=int(pos.sum()))
+        base = dict(common, **counts, min_eig=float(lam[0]), max_eig=float(lam[-1]), eig_tol=band, method="dense",
+                    eig_error=err)
+        eig_how = (f"eigh of the {k}x{k} Hessian at z: {counts['n_negative']} eigenvalues < −{band:.2g}, "
+                   f"{counts['n_flat']} within ±{band:.2g}, {counts['n_positive']} > {band:.2g} "
+                   f"(eigenvalue error ≤ {err:.2g})")
+        if gnorm > gtol:
+            return CriticalPoint(label="not_critical", **base, evidence="sampled",
+                                 how=f"‖∇f(z)‖ = {gnorm:.3g} > gtol {gtol:g}")
+        descent, ascent, undecided, tests = bool(neg.any()), bool(pos.any()), False, ()
+        if null.any():
+            N = V[:, null].T
+            if N.shape[0] > 1 and n_random:
+                R = np.random.default_rng(0).normal(size=(int(n_random), N.shape[0])) @ N
+                N = np.concatenate([N, R / np.linalg.norm(R, axis=1, keepdims=True)])
+            C = np.asarray(_line_coefficients(f, z, jnp.asarray(N, z.dtype), int(order)), np.float64)
+            coef_tol = max(gnorm, 1e3 * eps * max(1.0, abs(float(C[0, 0]))))
+            tests = tuple(_leading(c, coef_tol) for c in C)
+            for o, sgn in tests:
+                if o == 0:
+                    undecided = True
+                elif o % 2:
+                    descent = ascent = True
+                elif sgn < 0:
+                    descent = True
+                else:
+                    ascent = True
+        line_how = (f"; higher-order test along {len(tests)} null directions up to order {order} (a Taylor "
+                    f"coefficient counts above {coef_tol:.2g}): leading terms {sorted(set(tests))} (order, sign)"
+                    if tests else "")
+        how = f"{crit}; {eig_how}{line_how}"
+        if descent and ascent:
+            label = "saddle"
+        elif descent:
+            label = "degenerate" if undecided else "local_maximum"
+        elif undecided:
+            label = "degenerate"
+        elif tests:
+            label = "flat_minimum"
+            how += "; a minimum along the lines tested only (not a proof of a local minimum)"
+        else:
+            label = "strict_minimum"
+            how += "; second-order sufficient conditions at z (no true critical point nearby is certified)"
+        return CriticalPoint(label=label, **base, higher_order=tests, evidence="sampled", how=how)
+    r = lanczos(f, z, num_steps=num_steps, key=key)
+    hi_min = r.min + r.residuals[0]
+    lo_max = r.max - r.residuals[-1]
+    band = max(float(eig_atol), float(eig_rtol) * max(abs(r.min), abs(r.max)))
+    base = dict(common, n_negative=None, n_flat=None, n_positive=None, min_eig=r.min, max_eig=r.max, eig_tol=band,
+                method="lanczos", eig_error=float(max(r.residuals[0], r.residuals[-1])))
+    brackets = (f"{r.ritz_values.size} Lanczos steps: smallest Ritz value {r.min:.3g} ± {r.residuals[0]:.2g}, "
+                f"largest {r.max:.3g} ± {r.residuals[-1]:.2g}")
     if gnorm > gtol:
-        label = "not_critical"
-    elif neg and neg == lam.size and method == "dense":
-        label = "local_maximum"
-    elif neg:
-        label = "saddle"
-    elif pos == lam.size:
-        label = "strict_minimum"
-    else:
-        label = "flat_minimum"
-    counts = (neg, flat, pos) if method == "dense" else (None, None, None)
-    return CriticalPoint(label=label, grad_norm=gnorm, n_params=k, n_negative=counts[0], n_flat=counts[1],
-                         n_positive=counts[2], min_eig=float(lam[0]), max_eig=float(lam[-1]), eig_tol=tol,
-                         gtol=float(gtol), method=method)
+        return CriticalPoint(label="not_critical", **base, evidence="sampled", how=f"‖∇f(z)‖ = {gnorm:.3g} > gtol {gtol:g}")
+    if hi_min < -band:
+        if lo_max > band:
+            return CriticalPoint(label="saddle", **base, evidence="sampled",
+                                 how=f"{crit}; {brackets}: brackets certify a negative and a positive eigenvalue")
+        return CriticalPoint(label="not_minimum", **base, evidence="sampled",
+                             how=f"{crit}; {brackets}: a bracket certifies a negative eigenvalue")
+    return CriticalPoint(label="undecided", **base, evidence="none",
+                         how=f"{crit}; {brackets}: no bracket below −{band:.2g}; the smallest Ritz value only bounds "
+                             "λ_min from above, so positivity is not certified (use dense_max ≥ k for an exact eigh)")

@@ -15,6 +15,8 @@ from typing import Optional
 
 import numpy as np
 
+from landscape import validate
+
 CIFAR10_ENV = "LANDSCAPE_CIFAR10"
 """Environment variable naming a local CIFAR-10 copy (folder or tarball)."""
 
@@ -55,9 +57,11 @@ def synthetic(seed: int = 0, *, n: int = 400, d_x: int = 100, d_y: int = 10, a_n
       a_norm: Frobenius norm of ``A`` (paper: 5).
       noise: standard deviation of ``ε`` (paper: 1).
     """
-    for name, v in (("n", n), ("d_x", d_x), ("d_y", d_y)):
-        if int(v) < 1:
-            raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
+    seed = validate.seed(seed)
+    n, d_x, d_y = (validate.integer(v, name, low=1) for name, v in (("n", n), ("d_x", d_x), ("d_y", d_y)))
+    a_norm = validate.positive(a_norm, "a_norm")
+    noise = validate.nonnegative(noise, "noise")
+    dtype = validate.float_dtype(dtype, jax_array=False)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((d_x, n))
     A = rng.standard_normal((d_y, d_x))
@@ -76,8 +80,9 @@ def one_hot(labels, n_classes: int = 10, dtype=np.float32) -> np.ndarray:
 
 
 def _subsample(images, labels, n, seed, name, meta, scale, dtype):
-    if not 1 <= n <= len(labels):
-        raise ValueError(f"n: expected 1..{len(labels)} samples, got {n}")
+    n = validate.integer(n, "n", low=1, high=len(labels))
+    seed = validate.seed(seed)
+    dtype = validate.float_dtype(dtype, jax_array=False)
     idx = np.sort(np.random.default_rng(seed).choice(len(labels), size=n, replace=False))
     X = images[idx].reshape(n, -1).T.astype(np.float64) / scale
     return Dataset(X.astype(dtype), one_hot(np.asarray(labels)[idx], 10, dtype), name,
@@ -92,6 +97,8 @@ def digits(n: int = 400, seed: int = 0, *, dtype=np.float32) -> Dataset:
     """
     from sklearn.datasets import load_digits
 
+    validate.integer(n, "n", low=1)
+    validate.seed(seed)
     d = load_digits()
     return _subsample(d.images, d.target, n, seed, "digits", {"source": "sklearn.datasets.load_digits"}, 16.0, dtype)
 
@@ -201,8 +208,11 @@ def least_squares_loss(X, Y, loss: str = "half_sum", inputs=None) -> float:
       inputs: optional indices of the inputs the network can use (those with a
         path to an output); default all.
     """
-    X = np.asarray(X, np.float64)
-    Y = np.asarray(Y, np.float64)
+    validate.choice(loss, "loss", ("half_sum", "mean"))
+    X = validate.samples(X, "X").astype(np.float64)
+    Y = validate.samples(Y, "Y").astype(np.float64)
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(f"Y: expected shape (d_y, n={X.shape[1]}) (as many samples as X), got {Y.shape}")
     if inputs is not None:
         X = X[np.asarray(inputs)]
     W, *_ = np.linalg.lstsq(X.T, Y.T, rcond=None)

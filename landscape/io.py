@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import platform
+import threading
 import zipfile
 from typing import ClassVar, Iterable, Optional
 
@@ -40,6 +41,10 @@ SUFFIX = ".npz"
 META_KEY = "__meta__"
 ASIDE_SUFFIX = ".replaced.npz"
 """An overwritten progress file is kept as ``<name>.replaced.npz`` until the new run completes."""
+
+WRITE_LOCK = threading.RLock()
+"""Held while a file is written: an interrupted command waits for it before the process ends
+(``experiments._common.interrupted``), so no half-written temporary file is left behind."""
 
 
 # ----------------------------------------------------------------------------- paths
@@ -119,6 +124,27 @@ def digest(a) -> dict:
     return {"shape": list(a.shape), "dtype": a.dtype.name, "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
 
 
+def describe_problem(net, X, Y=None, masks=None, *, loss: Optional[str] = None, dtype=None) -> dict:
+    """What a result was computed on, JSON-able and small: the net, the loss convention, the
+    dtype, and the digest (shape, dtype, SHA-256) of ``X``, ``Y`` and every mask leaf.
+
+    Results that do not store their data and masks themselves carry this, so that a file says
+    which problem it belongs to (``Solutions``, ``PathReport``, ``PathResult`` of a
+    ``masked_objective``).
+    """
+    import jax
+
+    out = {"net": net.to_dict(), "data": {"X": digest(X)}}
+    if Y is not None:
+        out["data"]["Y"] = digest(Y)
+    out["masks"] = None if masks is None else [digest(m) for m in jax.tree.leaves(masks)]
+    if loss is not None:
+        out["loss"] = loss
+    if dtype is not None:
+        out["dtype"] = np.dtype(dtype).name
+    return out
+
+
 # ----------------------------------------------------------------------------- params pytrees in files
 
 
@@ -148,26 +174,39 @@ def tree_from_arrays(prefix: str, arrays: dict, layout) -> Optional[tuple]:
 # ----------------------------------------------------------------------------- save / load
 
 
+WHAT_TO_DO = "move or delete it (it cannot be read back), or use another file name"
+
+
 def _read(path: str) -> tuple:
-    """``(arrays, meta)`` of an existing file; ``ValueError`` naming it when unreadable."""
-    what_to_do = "delete it, or write elsewhere"
+    """``(arrays, meta)`` of an existing file; ``ValueError`` naming it and what to do when unreadable."""
+    expected = "expected a landscape result file (an .npz written by landscape's save)"
     try:
         with np.load(path, allow_pickle=False) as f:
             if META_KEY not in f.files:
-                raise ValueError(f"{path}: not a landscape result file (no {META_KEY} entry; it holds {sorted(f.files)[:6]})")
+                raise ValueError(f"{path}: not a landscape result file: {expected}, got an .npz without a {META_KEY} "
+                                 f"entry (it holds {sorted(f.files)[:6]}); {WHAT_TO_DO}")
             arrays = {k: f[k] for k in f.files if k != META_KEY}
             meta = json.loads(str(f[META_KEY]))
     except ValueError as e:
         if str(e).startswith(path):
             raise
-        raise ValueError(f"{path}: truncated, corrupt or not a landscape file ({type(e).__name__}: {e}); {what_to_do}") from None
+        raise ValueError(f"{path}: truncated, corrupt or not a landscape file: {expected}, got one that cannot be read "
+                         f"({type(e).__name__}: {_first_line(e)}); {WHAT_TO_DO}") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError) as e:
         if isinstance(e, FileNotFoundError):
             raise FileNotFoundError(f"{path}: no such file") from None
-        raise ValueError(f"{path}: truncated, corrupt or not a landscape file ({type(e).__name__}: {e}); {what_to_do}") from None
+        if isinstance(e, (PermissionError, IsADirectoryError)):
+            raise type(e)(f"{path}: cannot be read ({e.strerror})") from None
+        raise ValueError(f"{path}: truncated, corrupt or not a landscape file: {expected}, got one that cannot be read "
+                         f"({type(e).__name__}: {_first_line(e)}); {WHAT_TO_DO}") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"{path}: not a landscape result file (its metadata is not a JSON object)")
+        raise ValueError(f"{path}: not a landscape result file: {expected}, got metadata that is not a JSON object; {WHAT_TO_DO}")
     return arrays, meta
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:160] if text else type(e).__name__
 
 
 def peek(path) -> Optional[dict]:
@@ -211,14 +250,21 @@ def save(path, arrays: dict, meta: dict, *, tag: str, overwrite: bool = False) -
             raise FileExistsError(f"{path}: exists and holds {old.get('tag', 'another file')!r} from other settings; "
                                   "pass overwrite=True (CLI: --overwrite) to replace it, or choose another name")
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path[: -len(SUFFIX)] + f".tmp{os.getpid()}{SUFFIX}"
     try:
-        np.savez(tmp, **{META_KEY: np.array(to_json(meta))}, **{k: np.asarray(v) for k, v in arrays.items()})
-        os.replace(tmp, path)  # atomic: the old file (if any) stays whole until the new one is complete
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:  # read-only, or a file where a folder should be
+        raise type(e)(f"{path}: cannot be written ({e.strerror}: {folder}); choose a writable folder") from None
+    tmp = path[: -len(SUFFIX)] + f".tmp{os.getpid()}{SUFFIX}"
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    with WRITE_LOCK:
+        try:
+            np.savez(tmp, **{META_KEY: np.array(to_json(meta))}, **arrays)
+            os.replace(tmp, path)  # atomic: the old file (if any) stays whole until the new one is complete
+        except PermissionError as e:
+            raise PermissionError(f"{path}: cannot be written ({e.strerror}); choose a writable folder") from None
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     return path
 
 
@@ -285,12 +331,13 @@ def replace(obj, **changes):
 # ----------------------------------------------------------------------------- progress files (checkpoints)
 
 
-def _differences(old: dict, new: dict, prefix: str = "") -> list:
+def differences(old: dict, new: dict, prefix: str = "") -> list:
+    """``["key: <old> in the file, <new> now", ...]`` for every setting that differs (nested keys dotted)."""
     out = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k, "<missing>"), new.get(k, "<missing>")
         if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{k}.")
+            out += differences(a, b, f"{prefix}{k}.")
         elif to_json(a, sort_keys=True) != to_json(b, sort_keys=True):
             out.append(f"{prefix}{k}: {_short(a)} in the file, {_short(b)} now")
     return out
@@ -302,7 +349,7 @@ def _short(v) -> str:
 
 
 def open_progress(path, fingerprint_: str, settings: dict, *, overwrite: bool = False, tag: Optional[str] = None,
-                  what: str = "checkpoint") -> Optional[tuple]:
+                  what: str = "checkpoint", arg: Optional[str] = None) -> Optional[tuple]:
     """Opens a progress file (a checkpoint or a partial grid) for a run.
 
     Args:
@@ -314,6 +361,7 @@ def open_progress(path, fingerprint_: str, settings: dict, *, overwrite: bool = 
         ``<name>.replaced.npz`` (kept until ``finish_progress``) and start afresh.
       tag: expected tag of the file.
       what: the word used in messages ("checkpoint", "grid file").
+      arg: the caller's argument name for ``path`` (messages about the name itself; default ``what``).
 
     Returns:
       ``(arrays, meta)`` to resume from, or None to start afresh.
@@ -324,7 +372,7 @@ def open_progress(path, fingerprint_: str, settings: dict, *, overwrite: bool = 
     """
     if path is None:
         return None
-    path = npz_path(path, name=what)
+    path = npz_path(path, name=arg or what)
     if not os.path.exists(path):
         return None
     try:
@@ -339,7 +387,7 @@ def open_progress(path, fingerprint_: str, settings: dict, *, overwrite: bool = 
     if overwrite:
         _set_aside(path)
         return None
-    diffs = _differences(meta.get("settings", {}), settings)
+    diffs = differences(meta.get("settings", {}), settings)
     why = "; ".join(diffs[:8]) if diffs else "the data, masks, initial params or trial ids differ (same settings, other arrays)"
     raise ValueError(f"{what} {path}: written by another run ({why}); refusing to replace it. Pass overwrite=True "
                      f"(CLI: --overwrite) to set it aside as {os.path.basename(path[:-len(SUFFIX)] + ASIDE_SUFFIX)} "

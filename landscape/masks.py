@@ -9,6 +9,8 @@ import re
 import jax
 import numpy as np
 
+from landscape import validate
+
 
 @dataclasses.dataclass(frozen=True)
 class PatternDecomposition:
@@ -84,14 +86,18 @@ def _weight_shapes(net_or_shapes) -> list:
     sizes = getattr(net_or_shapes, "sizes", None)
     if sizes is not None:
         return [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]
-    return [tuple(int(d) for d in s) for s in net_or_shapes]
+    if isinstance(net_or_shapes, (str, bytes)) or not isinstance(net_or_shapes, (list, tuple)) or not net_or_shapes:
+        raise TypeError(f"net: expected an MLP or a list of (out, in) weight shapes, got {validate.got(net_or_shapes)}")
+    return [tuple(validate.integer(d, f"net[{l}]", low=1) for d in s) if isinstance(s, (tuple, list)) and len(s) >= 2
+            else _bad_shape(s, l) for l, s in enumerate(net_or_shapes)]
+
+
+def _bad_shape(s, l: int):
+    raise TypeError(f"net[{l}]: expected a weight shape (out, in), got {validate.got(s)}")
 
 
 def _check_rate(rate, name="rate") -> float:
-    r = float(rate)
-    if not 0.0 <= r < 1.0:
-        raise ValueError(f"{name}: expected a pruning rate in [0, 1), got {rate!r}")
-    return r
+    return validate.real(rate, name, low=0.0, high=1.0, high_open=True)  # a pruning rate in [0, 1)
 
 
 def _per_layer(rate, n_layers: int) -> list:
@@ -125,8 +131,7 @@ def random_masks(key, net, rate, *, bias: bool = None, dtype=np.float32) -> tupl
     Returns:
       Masks ``({"W": (out, in)[, "b": (out,)]}, ...)`` of numpy 0/1 arrays.
     """
-    if isinstance(key, (int, np.integer)):
-        key = jax.random.key(int(key))
+    key = validate.key_or_seed(key)
     shapes = _weight_shapes(net)
     rates = _per_layer(rate, len(shapes))
     bias = getattr(net, "bias", False) if bias is None else bias
@@ -158,6 +163,10 @@ def magnitude_masks(params, rate, masks=None, *, scope: str = "layer", dtype=np.
     Returns:
       New masks; ties in ``|W|`` are broken by flat index (deterministic).
     """
+    params = validate.layers(params)
+    if masks is not None:
+        masks = validate.masks_like(masks, params)
+    validate.choice(scope, "scope", ("layer", "global"))
     Ws = [np.asarray(layer["W"]) for layer in params]
     free = [np.ones(W.shape, bool) if masks is None else np.asarray(masks[l]["W"]) != 0 for l, W in enumerate(Ws)]
     score = [np.where(f, np.abs(W), -np.inf) for W, f in zip(Ws, free)]  # pruned entries sort first
@@ -259,10 +268,10 @@ def overparameterized_patterns(key, p: int, d_x: int, density: float, dtype=np.f
     Returns:
       A ``(p, d_x)`` 0/1 array.
     """
-    if not 0.0 < float(density) <= 1.0:
-        raise ValueError(f"density: expected a fraction in (0, 1], got {density!r}")
-    if isinstance(key, (int, np.integer)):
-        key = jax.random.key(int(key))
+    p = validate.integer(p, "p", low=1)
+    d_x = validate.integer(d_x, "d_x", low=1)
+    density = validate.real(density, "density", low=0.0, high=1.0, low_open=True)
+    key = validate.key_or_seed(key)
     d = max(1, int(round(density * d_x)))
     if d > p:
         raise ValueError(f"density: patterns of {d} inputs need p >= {d} rows, got p={p}")
@@ -344,10 +353,13 @@ def check_chain(masks) -> None:
             raise ValueError(f"masks: layer {l} 'W' has shape {W.shape}, expected (out, in)")
         if prev is not None and W.shape[1] != prev:
             raise ValueError(f"masks: layer {l} has {W.shape[1]} inputs but layer {l-1} has {prev} outputs (shapes do not chain)")
-        if not np.all((W == 0) | (W == 1)):
-            raise ValueError(f"masks: layer {l} holds entries other than 0 and 1")
+        if W.dtype.kind not in "biuf":
+            raise TypeError(f"masks[{l}]: expected 0/1 entries (bool or real numbers), got dtype {W.dtype}")
+        bad = ~((W == 0) | (W == 1))
+        if bad.any():
+            raise ValueError(f"masks[{l}]: expected entries exactly 0 or 1, got values {np.unique(W[bad])[:5].tolist()}")
         if not W.any():
-            raise ValueError(f"masks: layer {l} is all zeros, so the network output is constant")
+            raise ValueError(f"masks[{l}]: expected at least one unmasked weight, got all zeros (the network output would be constant)")
         if hasattr(layer, "keys") and "b" in layer and np.shape(layer["b"]) != (W.shape[0],):
             raise ValueError(f"masks: layer {l} 'b' has shape {np.shape(layer['b'])}, expected ({W.shape[0]},)")
         prev = W.shape[0]

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from landscape import validate
 from landscape.activations import Activation, activation_name, get_activation
 
 Params = tuple  # tuple of {"W": (out, in)[, "b": (out,)]} dicts
@@ -52,11 +53,9 @@ class MLP:
     bias: bool = False
 
     def __post_init__(self):
-        sizes = tuple(int(s) for s in self.sizes)
-        if len(sizes) < 2 or any(s < 1 for s in sizes):
-            raise ValueError(f"sizes: expected at least two positive widths (d_x, ..., d_y), got {self.sizes}")
-        object.__setattr__(self, "sizes", sizes)
+        object.__setattr__(self, "sizes", validate.sizes(self.sizes))  # integers >= 1 (2.5, True, "3" refused)
         get_activation(self.activation)  # raises on an unknown name
+        object.__setattr__(self, "bias", validate.boolean(self.bias, "bias"))
 
     @property
     def depth(self) -> int:
@@ -130,7 +129,17 @@ def init(key: jax.Array, net: MLP, masks: Optional[Masks] = None, *, scale: floa
 
     Returns:
       The params pytree.
+
+    Raises:
+      TypeError, ValueError: a bad key, net, masks (shape, not 0/1), scale (not a finite
+        number > 0) or dtype (not floating; float64 without x64), naming it.
     """
+    key = validate.key(key)
+    validate.net(net)
+    if masks is not None:
+        masks = validate.masks(net, masks)
+    scale = validate.positive(scale, "scale")
+    dtype = validate.float_dtype(dtype)
     # One uniform draw for the whole network (one PRNG call compiles much faster
     # than one per leaf), then cut into leaves.
     leaf_shapes = jax.tree.leaves(shapes(net), is_leaf=_is_shape)
@@ -163,7 +172,27 @@ def _matmul(W: jax.Array, h: jax.Array) -> jax.Array:
 
 
 def hidden_outputs(net: MLP, params: Params, X: jax.Array, masks: Optional[Masks] = None) -> list:
-    """All layer outputs ``[h_1, ..., h_{L-1}, f(X)]``; ``h_l`` is ``(h_l, n)``."""
+    """All layer outputs ``[h_1, ..., h_{L-1}, f(X)]``; ``h_l`` is ``(h_l, n)``.
+
+    Arguments are validated as in ``apply``.
+    """
+    params, X, masks = _checked(net, params, X, masks)
+    return _hidden_outputs(net, params, X, masks)
+
+
+def _checked(net: MLP, params, X, masks) -> tuple:
+    """``(params, X, masks)`` validated against ``net`` (shapes always; values when concrete)."""
+    validate.net(net)
+    params = validate.params(net, params)
+    X, _ = validate.data(net, X)
+    if not hasattr(X, "dtype") or isinstance(X, np.ndarray):
+        X = jnp.asarray(X)
+    if masks is not None:
+        masks = validate.masks(net, masks)
+    return params, X, masks
+
+
+def _hidden_outputs(net: MLP, params: Params, X: jax.Array, masks: Optional[Masks]) -> list:
     sigma = net.sigma
     params = apply_masks(params, masks)
     h = X
@@ -186,6 +215,12 @@ def apply(net: MLP, params: Params, X: jax.Array, masks: Optional[Masks] = None)
       X: ``(d_x, n)`` data, columns are samples.
       masks: optional 0/1 masks; masked entries count as exactly zero (their
         gradient is then exactly zero too).
+
+    Raises:
+      TypeError, ValueError: ``net`` not an MLP; ``params`` or ``masks`` of another
+        structure or shape; ``X`` not ``(d_x, n)`` with ``n >= 1``; masks not exactly 0/1 or
+        data not finite (these two on concrete arrays only: under ``jit``/``vmap``/``grad``
+        shapes are checked when tracing, values cannot be).
     """
     return hidden_outputs(net, params, X, masks)[-1]
 
@@ -202,8 +237,17 @@ def loss_from_output(F: jax.Array, Y: jax.Array, loss: str = "half_sum") -> jax.
 
 def loss(net: MLP, params: Params, X: jax.Array, Y: jax.Array, masks: Optional[Masks] = None, loss: str = "half_sum") -> jax.Array:
     """The training loss, a scalar: ``½‖f(X) − Y‖_F²`` (Eq. 1) for ``loss="half_sum"``,
-    ``mean((f(X) − Y)²)`` (PyTorch's ``MSELoss``) for ``loss="mean"``."""
-    return loss_from_output(apply(net, params, X, masks), Y, loss)
+    ``mean((f(X) − Y)²)`` (PyTorch's ``MSELoss``) for ``loss="mean"``.
+
+    Arguments are validated as in ``apply``; ``Y`` must be exactly ``(d_y, n)`` (no
+    broadcasting: a ``(d_y, 1)`` or ``(1, n)`` target is an error).
+    """
+    validate.choice(loss, "loss", LOSSES)
+    params, X, masks = _checked(net, params, X, masks)
+    _, Y = validate.data(net, X, Y)
+    if not hasattr(Y, "dtype") or isinstance(Y, np.ndarray):
+        Y = jnp.asarray(Y)
+    return loss_from_output(_hidden_outputs(net, params, X, masks)[-1], Y, loss)
 
 
 # ----------------------------------------------------------------------------- one array per entry
@@ -312,88 +356,39 @@ def num_free(masks: Masks) -> int:
 # ----------------------------------------------------------------------------- validation
 
 
-def _shape_tree_str(tree) -> str:
-    return str(jax.tree.map(lambda a: tuple(np.shape(a)), tree))
-
-
-def _expect(shape, batched: bool) -> str:
-    return str(("n_trials",) + tuple(shape)) if batched else str(tuple(shape))
+# The checks themselves live in landscape.validate (one home for argument validation);
+# these are the forms the analysis modules call: NumPy out, finite params, no all-zero layer.
 
 
 def check_masks(net: MLP, masks: Masks, *, batched: bool = False) -> Masks:
-    """Checks structure, shapes and 0/1 values; returns the masks as arrays.
+    """Checks structure, shapes and 0/1 values (``validate.masks``); returns NumPy masks.
 
     Args:
       batched: masks carry a leading trial axis (one mask per trial).
 
     Raises:
-      ValueError: naming ``masks`` and what was expected.
+      TypeError, ValueError: naming ``masks`` (the leaf) and what was expected; also a layer
+        whose weights are all masked.
     """
-    expected = shapes(net)
-    try:
-        leaves_m, tdef_m = jax.tree.flatten(tuple(masks))
-    except TypeError:
-        raise ValueError(f"masks: expected a tuple of dicts like {expected}") from None
-    exp_leaves, tdef_e = jax.tree.flatten(expected, is_leaf=_is_shape)
-    if tdef_m != tdef_e:
-        raise ValueError(f"masks: expected the structure {expected}, got {_shape_tree_str(tuple(masks))}")
-    out = []
-    for i, (m, shape) in enumerate(zip(leaves_m, exp_leaves)):
-        m = np.asarray(m)
-        got = m.shape[1:] if batched else m.shape
-        if got != tuple(shape):
-            raise ValueError(f"masks: leaf {i} has shape {m.shape}, expected {_expect(shape, batched)} (params shapes {expected})")
-        if not np.all((m == 0) | (m == 1)):
-            bad = np.unique(m[(m != 0) & (m != 1)])[:5]
-            raise ValueError(f"masks: entries must be 0 or 1, leaf {i} holds {bad}")
-        out.append(m)
-    masks = jax.tree.unflatten(tdef_m, out)
-    for l, layer in enumerate(masks):
-        w = np.asarray(layer["W"])
-        if not np.any(w.reshape((w.shape[0], -1) if batched else (-1,)), axis=-1).all():
-            raise ValueError(f"masks: layer {l} ('W') is all zeros, so the network output is constant")
-    return masks
+    return validate.masks(net, masks, batched=batched, nonzero_layers=True, as_numpy=True)
 
 
-def check_params(net: MLP, params: Params, *, batched: bool = False) -> Params:
-    """Checks that ``params`` match ``net``'s shapes (and are finite floats)."""
-    expected = shapes(net)
-    leaves, tdef = jax.tree.flatten(tuple(params))
-    exp_leaves, tdef_e = jax.tree.flatten(expected, is_leaf=_is_shape)
-    if tdef != tdef_e:
-        raise ValueError(f"params: expected the structure {expected}, got {_shape_tree_str(tuple(params))}")
-    for i, (p, shape) in enumerate(zip(leaves, exp_leaves)):
-        got = np.shape(p)[1:] if batched else np.shape(p)
-        if got != tuple(shape):
-            raise ValueError(f"params: leaf {i} has shape {np.shape(p)}, expected {_expect(shape, batched)}")
-        if not np.all(np.isfinite(np.asarray(p))):
-            raise ValueError(f"params: leaf {i} holds NaN or Inf")
-    return params
+def check_params(net: MLP, params: Params, *, batched: bool = False, name: str = "params") -> Params:
+    """Checks that ``params`` match ``net``'s structure and shapes and are finite (``validate.params``)."""
+    return validate.params(net, params, batched=batched, finite=True, name=name)
 
 
 def check_data(net: MLP, X, Y) -> tuple:
-    """Checks ``X`` is ``(d_x, n)``, ``Y`` is ``(d_y, n)``, both finite.
+    """Checks ``X`` is ``(d_x, n)``, ``Y`` is ``(d_y, n)`` (``n >= 1``), both real and finite
+    (``validate.data``); returns NumPy arrays (integers become float32).
 
     Raises:
-      ValueError: naming ``X`` or ``Y``; a transposed ``(n, d_x)`` input is
+      TypeError, ValueError: naming ``X`` or ``Y``; a transposed ``(n, d_x)`` input is
         recognised and reported as such.
     """
-    X = np.asarray(X)
-    Y = np.asarray(Y)
-    d_x, d_y = net.sizes[0], net.sizes[-1]
-    out = {}
-    for name, A, d in (("X", X, d_x), ("Y", Y, d_y)):
-        if A.ndim != 2:
-            raise ValueError(f"{name}: expected a 2D array of shape ({'d_x' if name == 'X' else 'd_y'}={d}, n), got shape {A.shape}")
-        if A.shape[0] != d:
-            hint = " (it looks transposed: the paper's convention is columns = samples)" if A.shape[1] == d else ""
-            raise ValueError(f"{name}: expected shape ({d}, n), got {A.shape}{hint}")
-        if not np.issubdtype(A.dtype, np.floating):
-            A = A.astype(np.float32)
-        if not np.all(np.isfinite(A)):
-            raise ValueError(f"{name}: holds NaN or Inf")
-        out[name] = A
-    X, Y = out["X"], out["Y"]
-    if X.shape[1] != Y.shape[1]:
-        raise ValueError(f"Y: has {Y.shape[1]} samples (columns) but X has {X.shape[1]}")
-    return X, Y
+    X, Y = validate.data(net, X, Y)
+    out = []
+    for A in (X, Y):
+        A = np.asarray(A)
+        out.append(A if np.issubdtype(A.dtype, np.floating) else A.astype(np.float32))
+    return tuple(out)

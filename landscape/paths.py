@@ -27,10 +27,11 @@ A ``Path`` is a ``Polyline`` in params space with knots ``0, 1, ..., K`` (so
 ``s ∈ [0, K]`` means segment ``⌊s⌋`` at fraction ``s − ⌊s⌋``), segment labels
 and the problem it lives in. Every construction of the paper (Lemma 1, Lemma 2,
 Theorems 1 and 4) is such a chain of segments. ``loss_along`` refines where the
-loss changes fast; ``verify`` turns that into a pass/fail report:
+loss changes fast; ``verify`` adds a rigorous bound between the samples
+(``landscape.bounds``) and gives a verdict with its evidence:
 
     path = property_p.theorem4_path(net, params, X, Y, masks)
-    report = verify(path)            # report.passed, report.max_increase, ...
+    report = verify(path)            # report.verdict, report.evidence, report.rise_bound, ...
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import evaluate, io, nets
+from landscape import bounds, evaluate, io, nets
+from landscape.verdicts import Evidence, Judgement, summary_line
 from landscape.nets import MLP
 
 # ----------------------------------------------------------------------------- curves
@@ -401,17 +403,35 @@ def loss_along(path: Path, n: int = 64, *, refine: int = 3, refine_frac: float =
 
 @dataclasses.dataclass(frozen=True)
 class PathReport(io.Saveable):
-    """Result of ``verify``.
+    """Result of ``verify``: the sampled profile, a rigorous bound, and the verdict with its evidence.
+
+    Verdicts (``verdict`` / ``evidence``, see docs/verdicts.md):
+
+    * ``"PASS"`` (certified): ``bounds.enclose`` shows that ``L(t) − L(s) ≤ rise_tol`` for
+      *every* ``s < t`` on the path (not only at samples), and the end loss is within
+      ``end_tol`` of the infimum (a float64 point value ± its rounding margin);
+    * ``"FAIL"`` (certified when the margin is known, else sampled): a witness -- two
+      evaluated positions whose losses rise by more than ``rise_tol + 2·margin``, or an end
+      loss farther than ``end_tol + margin`` from the infimum;
+    * ``"no rise seen"`` (sampled): no rise above ``rise_tol`` at the evaluated positions,
+      but the bound did not decide within its budget (or σ has no interval rule).
 
     Attributes:
-      s, losses: positions and the loss there (sorted by ``s``).
-      max_increase: ``max_{i<j} L(s_j) − L(s_i)`` (0 for a non-increasing path).
+      s, losses: positions and the loss there (sorted by ``s``): the sampled profile.
+      max_increase: ``max_{i<j} L(s_j) − L(s_i)`` over the samples (0 for a non-increasing profile).
       rise_tol: the allowed increase, ``rtol · max(|L(0)|, 1)``.
       end_loss: ``L(θ(K))``.  infimum: the target (NaN if unknown).
       end_gap: ``end_loss − infimum`` (NaN if unknown).
       end_tol: allowed ``|end_gap|``.
-      passed: ``max_increase ≤ rise_tol`` and ``|end_gap| ≤ end_tol``.
+      passed: ``verdict == "PASS"``.
       labels: segment labels; theorem: the construction.
+      verdict, evidence, how: the judgement (``how``: the bound's methods and margin, or the
+        resolution of the samples).
+      rise_bound: rigorous upper bound of the largest rise anywhere on the path (NaN when
+        not computed; meaningful as a bound only with ``evidence == "certified"``).
+      margin: the rounding margin of the loss values.
+      problem: the path's problem (``io.describe_problem``: net, loss, digests of the data and
+        masks), so that a saved report names what it verified.
     """
 
     s: np.ndarray
@@ -425,12 +445,22 @@ class PathReport(io.Saveable):
     passed: bool
     labels: tuple = ()
     theorem: str = ""
+    verdict: str = ""
+    evidence: str = "none"
+    how: str = ""
+    rise_bound: float = float("nan")
+    margin: float = float("nan")
+    problem: dict = dataclasses.field(default_factory=dict)
 
     @property
     def worst_position(self) -> float:
-        """Where the largest increase ends (``s``)."""
+        """Where the largest sampled increase ends (``s``)."""
         run_min = np.minimum.accumulate(self.losses)
         return float(self.s[int(np.argmax(self.losses - run_min))])
+
+    @property
+    def judgement(self) -> Judgement:
+        return Judgement(self.verdict, Evidence(self.evidence), self.how)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -444,26 +474,39 @@ class PathReport(io.Saveable):
     def _from_file(cls, arrays: dict, meta: dict) -> "PathReport":
         meta = {k: v for k, v in meta.items() if k not in ("versions", "saved")}
         meta["labels"] = tuple(meta["labels"])
+        if not meta.get("verdict"):  # a 0.1 file: its PASS was decided on samples only
+            meta["passed"], meta["evidence"] = False, "sampled"
+            meta["verdict"] = "FAIL" if meta["max_increase"] > meta["rise_tol"] else "no rise seen"
+            meta["how"] = "saved by landscape 0.1 (sampled profile only)"
         return cls(s=arrays["s"], losses=arrays["losses"], **meta)
 
     def __str__(self) -> str:
-        verdict = "PASS" if self.passed else "FAIL"
-        return (f"{verdict} {self.theorem}: {len(self.labels)} segments, {self.s.size} points; "
-                f"max increase {self.max_increase:.3g} (tol {self.rise_tol:.3g}); "
-                f"end loss {self.end_loss:.6g}, infimum {self.infimum:.6g}, gap {self.end_gap:.3g} (tol {self.end_tol:.3g})")
+        head = summary_line(f"{self.verdict} {self.theorem}".strip(), self.evidence, self.how)
+        return (f"{head}\n  {len(self.labels)} segments; sampled: {self.s.size} points, max increase "
+                f"{self.max_increase:.3g} (tol {self.rise_tol:.3g}); rise bound {self.rise_bound:.3g}; end loss "
+                f"{self.end_loss:.6g}, infimum {self.infimum:.6g}, gap {self.end_gap:.3g} (tol {self.end_tol:.3g})")
 
 
 def verify(path: Path, *, n: int = 64, refine: int = 3, rtol: float = 1e-9, end_atol: float = 1e-8,
-           end_rtol: float = 0.0, infimum: Optional[float] = None, batch_size: Optional[int] = None) -> PathReport:
+           end_rtol: float = 0.0, infimum: Optional[float] = None, batch_size: Optional[int] = None,
+           certify: bool = True, max_intervals: int = 1 << 14) -> PathReport:
     """Checks that the loss never rises along ``path`` and that it ends at the infimum.
+
+    First the sampled profile (``loss_along``: ``n`` intervals per segment, ``refine``
+    rounds); then, with ``certify``, ``bounds.enclose`` bounds the loss between the samples
+    (exact polynomials where only the final layer moves or σ is polynomial, a constant
+    where the moved weights feed only zeros, interval enclosures elsewhere, refined until
+    decided or ``max_intervals`` pieces are spent). See ``PathReport`` for the verdicts.
 
     Args:
       path: the path.
-      n, refine: resolution (see ``loss_along``).
+      n, refine: resolution of the sampled profile (see ``loss_along``).
       rtol: allowed rise, relative to ``max(|L(0)|, 1)``: float64 rounding of a
         flat segment is ~1e-15 relative, so 1e-9 flags any real increase.
       end_atol, end_rtol: allowed ``|L(end) − infimum| ≤ end_atol + end_rtol·|infimum|``.
       infimum: overrides ``path.infimum``; with neither, only the rise is checked.
+      certify: compute the rigorous bound (False: samples only, verdict at most "no rise seen").
+      max_intervals: budget of interval pieces of the bound.
 
     Returns:
       A ``PathReport``.
@@ -477,5 +520,40 @@ def verify(path: Path, *, n: int = 64, refine: int = 3, rtol: float = 1e-9, end_
     end_loss = float(L[-1])
     gap = end_loss - inf
     end_tol = end_atol + end_rtol * abs(inf) if np.isfinite(inf) else float("nan")
-    passed = bool(max_inc <= rise_tol and (not np.isfinite(inf) or abs(gap) <= end_tol))
-    return PathReport(s, L, max_inc, rise_tol, end_loss, inf, gap, end_tol, passed, path.labels, path.theorem)
+    resolution = (f"{s.size} positions: {n} per segment, {refine} refinement rounds, smallest spacing "
+                  f"{float(np.min(np.diff(s))) if s.size > 1 else 0.0:.2g}")
+    rise_bound, margin, enc = float("nan"), float("nan"), None
+    if certify:
+        enc = bounds.enclose(path.net, path.polyline, path.X, path.Y, path.masks, path.loss,
+                             values=lambda t: loss_at(path, t, batch_size=batch_size), goal="rise", target=rise_tol,
+                             init=s, max_intervals=max_intervals)
+        rise_bound, margin = enc.rise_bound, enc.margin
+    m_end = enc.end_margin if enc is not None and np.isfinite(enc.end_margin) else 0.0
+    end_checked = bool(np.isfinite(inf))
+    rise_witness = enc is not None and enc.witness and enc.rise_seen > rise_tol
+    end_witness = end_checked and enc is not None and abs(gap) > end_tol + m_end
+    seen = max(max_inc, enc.rise_seen if enc is not None else 0.0)
+    if seen > rise_tol or (end_checked and abs(gap) > end_tol):
+        verdict = "FAIL"
+        evidence = Evidence.CERTIFIED if rise_witness or end_witness else Evidence.SAMPLED
+        why = []
+        if seen > rise_tol:
+            why.append(f"witness: the loss rises by {seen:.3g} > tol {rise_tol:.2g} between evaluated positions"
+                       + (" (beyond their rounding margins)" if rise_witness else ""))
+        if end_checked and abs(gap) > end_tol:
+            why.append(f"end loss {end_loss:.6g} is {abs(gap):.3g} from the infimum (tol {end_tol:.2g})")
+        how = "; ".join(why)
+    elif (enc is not None and enc.evidence == Evidence.CERTIFIED and enc.decided and rise_bound <= rise_tol
+          and (not end_checked or abs(gap) + m_end <= end_tol)):
+        verdict, evidence = "PASS", Evidence.CERTIFIED
+        how = (f"no rise above {rise_tol:.2g} anywhere on the path: rise bound {rise_bound:.3g}; {enc.describe()}"
+               + (f"; end loss within {end_tol:.2g} of the infimum" if end_checked else "; infimum not given"))
+    else:
+        verdict, evidence = "no rise seen", Evidence.SAMPLED
+        how = f"no rise above {rise_tol:.2g} at {resolution}"
+        if enc is not None:
+            how += (f"; the bound did not decide (rise bound {rise_bound:.3g}, methods "
+                    f"{sorted(set(enc.methods))}, {enc.n_intervals} interval pieces)")
+    return PathReport(s, L, max_inc, rise_tol, end_loss, inf, gap, end_tol, verdict == "PASS", path.labels,
+                      path.theorem, verdict, evidence.value, how, float(rise_bound), float(margin),
+                      io.describe_problem(path.net, path.X, path.Y, path.masks, loss=path.loss))

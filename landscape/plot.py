@@ -417,6 +417,11 @@ def figure4(result):
     """Figure 4: loss (log scale) on top, the rank of every hidden layer's output
     below; one column per activation, one colour per density (darker: deeper layer).
 
+    As in the paper ("we rescale the epochs by total epochs"), each density is drawn
+    against ``step / (its own total steps)``, so runs that stopped at different steps
+    share one axis; the legend gives each run's total steps and, when it stopped at
+    the cap rather than the target loss, says so (dashed line).
+
     Args:
       result: a ``landscape.experiments.deep_nonlinear.Fig4Result``.
 
@@ -427,14 +432,21 @@ def figure4(result):
     fig, axes = plt.subplots(2, k, figsize=(5 * k, 7), squeeze=False)
     for c, r in enumerate(result.runs):
         for i, d in enumerate(result.densities):
-            axes[0, c].semilogy(r.history_steps, np.maximum(r.history[i], np.finfo(float).tiny), label=f"{d:g}")
+            ok = np.isfinite(r.history[i])
+            steps = np.asarray(r.history_steps)[ok]
+            total = float(r.total_steps[i]) if r.total_steps is not None else float(steps[-1])
+            status = str(r.status[i]) if r.status is not None else "cap"
+            style = "--" if status != "target" else "-"
+            axes[0, c].semilogy(steps / total, np.maximum(r.history[i][ok], np.finfo(float).tiny), style, color=f"C{i}",
+                                label=f"{d:g}: {int(total):,} steps" + ("" if status == "target" else f" ({status})"))
+            okr = np.isfinite(np.asarray(r.rank[i], np.float64)[:, 0])
             for l in range(r.rank.shape[-1]):
-                axes[1, c].plot(r.rank_steps, r.rank[i, :, l], marker=".", color=f"C{i}", alpha=0.4 + 0.6 * (l + 1) / r.rank.shape[-1],
-                                label=f"{d:g}-L{l + 1}")
+                axes[1, c].plot(np.asarray(r.rank_steps)[okr] / total, np.asarray(r.rank[i])[okr, l], marker=".",
+                                color=f"C{i}", alpha=0.4 + 0.6 * (l + 1) / r.rank.shape[-1], label=f"{d:g}-L{l + 1}")
         axes[0, c].set_title(f"{r.activation}: loss")
         axes[0, c].legend(title="density", fontsize=8)
         axes[1, c].set_title(f"{r.activation}: rank of hidden outputs")
-        axes[1, c].set_xlabel("GD step")
+        axes[1, c].set_xlabel("step / total steps of the run")
         axes[1, c].legend(fontsize=6, ncol=2)
     fig.tight_layout()
     return fig
@@ -443,7 +455,8 @@ def figure4(result):
 def path_report(report):
     """The loss along a verified path (top) and its gap to the infimum on a log
     scale (bottom); segment boundaries as grey lines. The title states the
-    verdict of ``paths.verify`` (``report.passed``) and the largest rise.
+    verdict of ``paths.verify`` with its evidence, and the rise bound (certified) or the
+    largest sampled rise.
 
     Args:
       report: a ``landscape.paths.PathReport``.
@@ -464,5 +477,10 @@ def path_report(report):
             a.axvline(k, color="0.8", lw=0.8, zorder=0)
     ax.set_ylabel("loss (½ sum)")
     gx.set_xlabel("position s along the path (segment k = [k, k+1])")
-    ax.set_title(f"{'PASS' if report.passed else 'FAIL'} {report.theorem}: max rise {report.max_increase:.2g}")
+    verdict = getattr(report, "verdict", "") or ("no rise seen" if report.max_increase <= report.rise_tol else "FAIL")
+    evidence = getattr(report, "evidence", "sampled")
+    bound = getattr(report, "rise_bound", float("nan"))
+    rise = f"rise bound {bound:.2g}" if evidence == "certified" and np.isfinite(bound) else \
+        f"max sampled rise {report.max_increase:.2g}"
+    ax.set_title(f"{verdict} [{evidence}] {report.theorem}: {rise}")
     return fig

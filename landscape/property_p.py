@@ -1,6 +1,6 @@
 """Property P (Definition 4): explicit non-increasing paths to the infimum.
 
-Each constructor follows a proof of the paper for two-layer sparse-dense (SD)
+Each constructor follows a proof of the paper, most of them for two-layer sparse-dense (SD)
 networks ``f(X) = U σ(W̃ X)`` (``W̃ = W ⊙ M`` sparse ``(p, d_x)``, ``U`` dense
 ``(d_y, p)``, no bias: a bias is a row of ones in ``X``), takes any starting
 point that meets the theorem's conditions and returns a ``paths.Path`` whose
@@ -12,9 +12,18 @@ segments are straight lines:
   ``Z_i Z_jᵀ = 0``, case 3 ``d_y = 1`` (Appendix B.1);
 * ``theorem2_path``: deep linear nets (Appendix B.2), case 1 only the first
   layer sparse with ``p_i ≥ d_i``, case 2 ``d_y = 1`` with all layers sparse;
+* ``theorem3_path``: SD nets with a polynomial σ (any degree and coefficients),
+  ``p_i ≥ dim*(σ, Z_i)`` (Appendix C.1): Lemma 1 / Lemma 2 moves in the lifted
+  linear problem ``σ(wᵀz) = ⟨ψ(w), φ(z)⟩`` until ``ψ(W̃)`` has full column rank,
+  then the convex segment in ``U`` to the infimum;
 * ``theorem4_path``: SD nets with real-analytic σ (Assumptions 1, 2), ``p ≥ n``
   (Appendix C.2): loss-invariant moves until ``σ(W̃X)`` has rank ``n``, then
-  the convex segment in ``U`` to zero loss.
+  the convex segment in ``U`` to zero loss;
+* ``theorem5_path``: deep sparse nets, last hidden width ``p ≥ n``, every output
+  with ``≥ n`` connections (Appendix C.3): loss-invariant moves until the last
+  hidden output has rank ``n`` on every output's connections (or a refusal when
+  the start lies in the measure-zero set the theorem steps around), then the
+  convex segment in the (sparse) final layer to zero loss.
 
 Outside its theorem a constructor raises ``ValueError`` naming the failed
 condition; the conditions are those of ``landscape.conditions`` (the same
@@ -34,6 +43,7 @@ from scipy import linalg
 
 from landscape import conditions as C
 from landscape import nets, paths, structure
+from landscape.activations import polynomial_coefficients
 from landscape.conditions import numerical_rank
 from landscape.masks import pattern_decomposition
 from landscape.nets import MLP
@@ -331,6 +341,107 @@ def _case2(net, params, W, U, M, X, Y, masks, *, max_rounds, tol):
     return b.path(net, params, X, Y, masks, inf, "Theorem 1 case 2")
 
 
+# ----------------------------------------------------------------------------- Theorem 3 (polynomial σ)
+
+
+def _normalised_rows(A) -> np.ndarray:
+    """``A`` with every non-zero row scaled to unit norm (zero rows dropped): same row space, better conditioned."""
+    norms = np.linalg.norm(A, axis=1)
+    return A[norms > 0] / norms[norms > 0, None]
+
+
+def theorem3_path(net: MLP, params, X, Y, masks=None, *, key=None, rtol: float = C.DIM_STAR_RTOL,
+                  max_draws: int = 20) -> paths.Path:
+    """Theorem 3: a non-increasing path to the infimum for a two-layer SD net with polynomial σ
+    and ``p_i ≥ dim*(σ, Z_i)`` for every pattern ``i`` (Appendix C.1).
+
+    The lift (``conditions.polynomial_lift`` / ``polynomial_features``) writes
+    ``σ(W_i Z_i) = ψ(W_i) φ(Z_i)``; with ``B_i`` ``(r_i, n)`` an orthonormal basis of the row space
+    of ``φ(Z_i)`` (``r_i = dim*(σ, Z_i)``) and ``Ψ_i = ψ(W_i) φ(Z_i) B_iᵀ`` ``(p_i, r_i)``, the net is
+    the linear problem ``Σ_i U_i Ψ_i B_i`` in the lifted weights. The path, mapped back to ``(W̃, U)``:
+
+    1. Lemma 1 on ``(U_i, Ψ_i)`` for every group with ``rank Ψ_i < r_i``: the columns of ``U_i`` of
+       the dependent rows become zero, ``U_i⁰ Ψ_i = U_i Ψ_i`` (output kept);
+    2. those rows of ``W_i`` (their ``U`` columns are zero, so the output is kept whatever they do)
+       move on one segment to random rows (``N(0, I)`` on the pattern, scaled to
+       ``rms(wᵀZ_i)`` log-uniform in ``[1/2, 2]``) that give ``rank Ψ_i = r_i``, i.e. ``ψ(W̃)`` full column rank
+       (almost surely; redrawn otherwise);
+    3. Lemma 2: the convex segment ``U → Y σ(W̃X)⁺``.
+
+    The end is the infimum ``½‖Y − Y Π‖²``, ``Π`` the projector on ``Σ_i rowspace φ(Z_i)`` (every
+    output row lies in that space, and a full-rank ``ψ(W̃)`` reaches all of it); it is computed from
+    ``X``, ``Y``, the mask and σ's coefficients only, and is zero when that space is ``Rⁿ``.
+
+    Args:
+      net: two-layer ``MLP`` without bias, polynomial σ (``"quadratic"``, ``"cubic"``,
+        ``activations.polynomial(coeffs)``: any degree and coefficients).
+      params, X, Y, masks: the starting point, data ``(d_x, n)``, targets ``(d_y, n)``, masks
+        (first layer sparse, final layer dense).
+      key: PRNG key for the new rows (default ``jax.random.key(0)``).
+      rtol: rank resolution for ``r_i`` and ``rank Ψ_i`` (that of ``conditions.dim_star``).
+      max_draws: redraws before giving up.
+
+    Returns:
+      A ``paths.Path`` with ``infimum`` set.
+
+    Raises:
+      ValueError: naming the failed condition (depth, bias, SD, σ polynomial, effective,
+        ``p_i ≥ dim*(σ, Z_i)``), or no full-rank redraw in ``max_draws``.
+    """
+    name = "Theorem 3"
+    W, U, M, X64, Y64 = _sd_parts(name, net, params, X, Y, masks)
+    C.require(C.polynomial_activation(net), "net", name)
+    for cond in C.theorem3_conditions(net, X64, masks).required:
+        C.require(cond, "masks", name)
+    coeffs = polynomial_coefficients(net.activation)
+    dec = pattern_decomposition(M, X64)
+    key = jax.random.key(0) if key is None else key
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    lifted_rank = lambda Psi: numerical_rank(_normalised_rows(Psi), rtol)  # noqa: E731
+    U0, W1, moved, bases = U.copy(), W.copy(), [], []
+    for i, rows in enumerate(dec.groups):
+        cols = np.flatnonzero(dec.patterns[i])
+        Z = X64[cols]
+        Phi = C.polynomial_features(coeffs, Z)
+        B = _row_basis(_normalised_rows(Phi), rtol)                          # (r_i, n)
+        bases.append(B)
+        r = B.shape[0]
+        T = Phi @ B.T                                                        # ψ(w) T = coordinates of σ(wᵀZ_i) in B
+        Psi = C.polynomial_lift(coeffs, W[np.ix_(rows, cols)]) @ T           # (p_i, r_i)
+        if lifted_rank(Psi) >= r:
+            continue
+        # Lemma 1 on row-normalised Ψ_i (dependencies do not change with row scales): U Ψ = (U D⁻¹)(D Ψ)
+        scale = np.linalg.norm(Psi, axis=1)
+        scale = np.where(scale > 0, scale, 1.0)
+        Ui0, basis = lemma1(U[:, rows] / scale, Psi / scale[:, None], rtol=rtol)
+        U0[:, rows] = Ui0 * scale
+        free = rows[np.setdiff1d(np.arange(rows.size), basis)]
+        for _ in range(max_draws):
+            G = rng.standard_normal((free.size, cols.size))
+            # rms(wᵀZ_i) log-uniform in [1/2, 2]: a random scale as well as a random direction, since a
+            # fixed scale would pin the degrees of a non-homogeneous σ together (d_i = 1: only w = ±c)
+            G *= np.exp(rng.uniform(np.log(0.5), np.log(2.0), (free.size, 1))) / np.sqrt(
+                np.mean((G @ Z) ** 2, axis=1, keepdims=True))
+            Wi = W1[np.ix_(rows, cols)].copy()
+            Wi[np.isin(rows, free)] = G
+            if lifted_rank(C.polynomial_lift(coeffs, Wi) @ T) == r:
+                W1[np.ix_(rows, cols)] = Wi
+                moved.append(i)
+                break
+        else:
+            raise ValueError(f"max_draws: no redraw of the {free.size} free rows of group {i} gave rank ψ(W_i) = "
+                             f"dim* = {r} in {max_draws} draws")
+    b = _Builder(W, U)
+    b.add(W, U0, "Lemma 1 (lifted): U_i -> U_i0, zero columns for dependent rows of ψ(W_i) (output kept)")
+    b.add(W1, U0, f"free rows of W_i -> new rows, ψ(W̃) full column rank (zero U columns; loss kept; groups {moved})")
+    H = _hidden(W1, X64, net.sigma)
+    U_star = np.linalg.lstsq(H.T, Y64.T, rcond=None)[0].T
+    b.add(W1, U_star, "Lemma 2: U -> Y σ(W̃X)+ (convex in U)")
+    span = _row_basis(np.concatenate(bases, axis=0), rtol) if bases else np.zeros((0, X64.shape[1]))
+    inf = 0.5 * float(np.sum((Y64 - (Y64 @ span.T) @ span) ** 2))
+    return b.path(net, params, X64, Y64, masks, inf, name)
+
+
 # ----------------------------------------------------------------------------- Theorem 4
 
 def theorem4_path(net: MLP, params, X, Y, masks=None, *, key=None, assume_analytic: bool = False,
@@ -373,7 +484,7 @@ def theorem4_path(net: MLP, params, X, Y, masks=None, *, key=None, assume_analyt
         b.add(W, U0, "Lemma 1: U -> U0 (zero columns for dependent rows of σ(WX); output kept)")
         dep = np.setdiff1d(np.arange(p), basis)
         for draw in range(max_draws):
-            fresh = np.asarray(nets.init(jax.random.fold_in(key, draw), net, dtype=jnp.float64)[0]["W"]) * M
+            fresh = np.asarray(nets.init(jax.random.fold_in(key, draw), net, dtype=jnp.result_type(float))[0]["W"]) * M
             W1 = W.copy()
             W1[dep] = fresh[dep]
             H = _hidden(W1, X64, sigma)
@@ -597,21 +708,163 @@ def _thm2_case2(net, params, Ms, Ks, X, Y, masks, zero_tol):
     return b.path(net, params, X, Y, masks, inf, "Theorem 2 case 2")
 
 
+# ----------------------------------------------------------------------------- Theorem 5 (deep sparse, analytic σ)
+
+THEOREM5_CAVEAT = ("Theorem 5 excludes spurious valleys with non-empty interior only: its path starts where the last "
+                   "hidden output has rank n for every output's connections (almost every start); from the "
+                   "measure-zero rest it claims nothing, and a spurious valley with empty interior is not ruled out.")
+"""What Theorem 5 does and does not say; ``property-p --case theorem5`` prints it with the verdict."""
+
+
+def _features(Ms, X, sigma, upto: int) -> np.ndarray:
+    """``h_upto`` (float64) of the chain ``Ms`` (``h_0 = X``)."""
+    h = X
+    for M in Ms[:upto]:
+        h = _hidden(M, h, sigma)
+    return h
+
+
+def theorem5_path(net: MLP, params, X, Y, masks=None, *, key=None, assume_analytic: bool = False,
+                  rtol: float = 1e-8, max_draws: int = 20) -> paths.Path:
+    """Theorem 5: a non-increasing path to zero loss for a deep sparse net whose last hidden layer
+    has width ``p ≥ n`` and whose every output neuron has ``≥ n`` connections (Appendix C.3).
+
+    With ``G = h_{L−1}`` (``(p, n)``) and ``S_k`` the last-hidden neurons connected to output
+    ``k``, the output is ``u_k G_{S_k}`` row by row (the proof's blocks ``U_i G_i``), and the loss
+    is convex in the final layer. The path:
+
+    1. if some ``rank G_{S_k} < n`` (the measure-zero set the proof steps around): free last-hidden
+       neurons whose rows of ``G`` are dependent in every ``G_{S_k}`` they feed (greedily), move the
+       final layer on one segment to ``u_k⁰`` on ``S_k`` minus the freed neurons with
+       ``u_k⁰ G = u_k G`` (output kept, Lemma 1 row by row), then move the freed neurons' incoming
+       weights (masked) to a random draw of the net's initialisation that gives every
+       ``rank G_{S_k} = n`` (loss kept: their outgoing weights are zero). When every outgoing weight
+       is freed (``U⁰ = 0``), all hidden layers are free and are redrawn together;
+    2. Lemma 2 row by row: ``u_k → y_k G_{S_k}⁺`` on ``S_k``, one straight segment of the final
+       layer, to zero loss.
+
+    A start from which these moves do not reach rank ``n`` (for example a zero hidden layer below
+    the last one, or two samples with equal features ``h_{L−2}``) is refused with a ``ValueError``
+    saying so: Theorem 5 excludes only spurious valleys with non-empty interior
+    (``THEOREM5_CAVEAT``) and makes no claim from such a start.
+
+    Args:
+      net: an ``MLP`` of depth ``≥ 2`` without bias; σ real analytic (Assumption 2).
+      params, X, Y, masks: the starting point, data ``(d_x, n)``, targets ``(d_y, n)``, masks (any
+        layer may be sparse; every output needs ``≥ n`` connections, Remark 2).
+      key: PRNG key for the redraws (default ``jax.random.key(0)``).
+      assume_analytic: accept an undecided Assumption 2 (a callable σ).
+      rtol: ``rank = n`` means ``s_min > rtol · s_max``.
+      max_draws: redraws before giving up.
+
+    Returns:
+      A ``paths.Path`` with ``infimum = 0``.
+
+    Raises:
+      ValueError: naming the failed condition (depth, bias, effective, ``p ≥ n``, Remark 2,
+        Assumptions 1-2), or a start in the measure-zero set (see above).
+    """
+    name = "Theorem 5"
+    if net.depth < 2:
+        raise ValueError(f"net: {name} needs at least one hidden layer, got depth {net.depth}")
+    if net.bias:
+        raise ValueError(f"net: {name} is stated without biases; append a row of ones to X instead of bias=True")
+    nets.check_params(net, params)
+    X, Y = nets.check_data(net, X, Y)
+    masks = nets.dense_masks(net) if masks is None else nets.check_masks(net, masks)
+    X64, Y64 = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    argument = {"effective": "masks", "last hidden": "net", "every output": "masks", "Assumption 2": "activation"}
+    for cond in C.theorem5_conditions(net, X64, masks).required:
+        if assume_analytic and cond.name.startswith("Assumption 2") and cond.holds is None:
+            continue
+        arg = next((a for k, a in argument.items() if cond.name.startswith(k)), None)
+        if cond.name.startswith("Assumption 1"):
+            arg = "X" if 1 in (cond.value or ()) else "masks"
+        C.require(cond, arg or "net", name)
+    Ks = [np.asarray(m["W"], np.float64) for m in masks]
+    Ms = [np.where(K != 0, np.asarray(p["W"], np.float64), 0.0) for p, K in zip(params, Ks)]
+    sigma, L, n = net.sigma, net.depth, X64.shape[1]
+    S = [np.flatnonzero(row) for row in Ks[-1]]                    # S_k: last-hidden neurons feeding output k
+    full = lambda G: all(numerical_rank(G[s], rtol) == n for s in S)  # noqa: E731
+    key = jax.random.key(0) if key is None else key
+    b = _ChainBuilder(Ms)
+    G = _features(Ms, X64, sigma, L - 1)
+    if not full(G):
+        Ms = _theorem5_reach_rank(net, Ms, Ks, X64, G, S, b, full, key, rtol, max_draws)
+        G = _features(Ms, X64, sigma, L - 1)
+    U_star = np.zeros_like(Ms[-1])
+    for k, s in enumerate(S):
+        U_star[k, s] = np.linalg.lstsq(G[s].T, Y64[k], rcond=None)[0]
+    b.add(Ms[:-1] + [U_star], "Lemma 2 per output: u_k -> y_k G_{S_k}+ on S_k (convex in the final layer; zero loss)")
+    return b.path(net, params, X64, Y64, masks, 0.0, name)
+
+
+def _theorem5_reach_rank(net, Ms, Ks, X, G, S, b, full, key, rtol, max_draws):
+    """Step 1 of ``theorem5_path``: loss-invariant moves to ``rank G_{S_k} = n`` for every output."""
+    L, n, p = net.depth, X.shape[1], G.shape[0]
+    rank = lambda rows: numerical_rank(G[rows], rtol) if rows.size else 0  # noqa: E731
+    feeds = [np.flatnonzero(Ks[-1][:, j]) for j in range(p)]
+    target = [rank(s) for s in S]
+    freed = np.zeros(p, bool)
+    for j in range(p):  # greedy: j can go when every output it feeds keeps its rank without it
+        trial = freed.copy()
+        trial[j] = True
+        if all(rank(S[k][~trial[S[k]]]) == target[k] for k in feeds[j]):
+            freed = trial
+    Ms = [M.copy() for M in Ms]
+    U, U0 = Ms[-1], np.zeros_like(Ms[-1])
+    for k, s in enumerate(S):
+        keep = s[~freed[s]]
+        if keep.size:
+            U0[k, keep] = np.linalg.lstsq(G[keep].T, G[s].T @ U[k, s], rcond=None)[0]
+    Ms[-1] = U0
+    b.add(Ms, f"Lemma 1 per output: u_k -> u_k0, zero weights out of {int(freed.sum())} freed last-hidden neurons "
+              "(output kept)")
+    dtype_init = lambda draw: nets.init(jax.random.fold_in(key, draw), net, tuple({"W": K} for K in Ks),  # noqa: E731
+                                        dtype=jnp.float64)
+    all_free = not U0.any()
+    for draw in range(max_draws):
+        fresh = [np.asarray(layer["W"], np.float64) for layer in dtype_init(draw)]
+        trial = [M.copy() for M in Ms]
+        if all_free:            # U⁰ = 0: the output is 0 whatever the hidden layers are
+            trial[:-1] = fresh[:-1]
+        else:
+            trial[L - 2][freed] = fresh[L - 2][freed]
+        if full(_features(trial, X, net.sigma, L - 1)):
+            label = ("every hidden layer -> a random draw (U0 = 0, so the output stays 0; loss kept)" if all_free else
+                     "incoming weights of the freed neurons -> a random draw, rank G_{S_k} = n (their outgoing "
+                     "weights are 0; loss kept)")
+            b.add(trial, label)
+            return trial
+    low = min(numerical_rank(G[s], rtol) for s in S)
+    raise ValueError(f"params: this start lies in the measure-zero set where rank G_{{S_k}} = {low} < n = {n} for the "
+                     f"last hidden output G, and the loss-invariant moves here ({int(freed.sum())} freed neurons, "
+                     f"{max_draws} redraws) do not reach rank n. {THEOREM5_CAVEAT}")
+
+
 # ----------------------------------------------------------------------------- dispatch
 
 
 def property_p_path(net: MLP, params, X, Y, masks=None, **kwargs) -> paths.Path:
-    """The path of Theorem 1 (two-layer linear SD net), Theorem 2 (deeper linear
-    nets, or a sparse final layer with ``d_y = 1``) or Theorem 4 (other σ) from ``params``.
+    """The path of the theorem that covers the net, from ``params``:
+
+    * linear σ: Theorem 1 (two-layer SD net) or Theorem 2 (deeper, or a sparse final layer);
+    * another polynomial σ, two-layer SD net: Theorem 3 (``p_i ≥ dim*(σ, Z_i)``);
+    * other σ: Theorem 4 (two-layer SD net, ``p ≥ n``) or Theorem 5 (deeper, or a sparse final
+      layer with ``≥ n`` connections per output).
 
     Raises:
       ValueError: from the constructor, naming the failed condition.
     """
+    last_sparse = masks is not None and not C.dense_final_layer(net, masks).holds
     if C.linear_activation(net).holds:
-        last_sparse = masks is not None and not C.dense_final_layer(net, masks).holds
         if net.depth > 2 or last_sparse:
             return theorem2_path(net, params, X, Y, masks, **kwargs)
         return theorem1_path(net, params, X, Y, masks, **kwargs)
+    if net.depth > 2 or last_sparse:
+        return theorem5_path(net, params, X, Y, masks, **kwargs)
+    if C.polynomial_activation(net).holds:
+        return theorem3_path(net, params, X, Y, masks, **kwargs)
     return theorem4_path(net, params, X, Y, masks, **kwargs)
 
 

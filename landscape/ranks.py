@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import nets, trials
+from landscape import nets, trials, validate
 from landscape.conditions import numerical_rank as numerical_rank
 
 
@@ -35,6 +35,8 @@ def hidden_ranks(net: nets.MLP, params, X, masks=None, rtol: Optional[float] = N
 
     One network; batch with ``jax.vmap`` or ``jax.lax.map``.
     """
+    if rtol is not None and validate.is_concrete(rtol):
+        rtol = validate.nonnegative(rtol, "rtol")
     hs = nets.hidden_outputs(net, params, X, masks)[:-1]
     return (jnp.stack([numerical_rank(h, rtol) for h in hs]), jnp.stack([stable_rank(h) for h in hs]))
 
@@ -83,9 +85,13 @@ def train_with_ranks(net: nets.MLP, X, Y, *, masks=None, n_trials: int = 1, seed
     Returns:
       A ``RankTrace``.
     """
-    max_steps = int(train_kwargs.pop("max_steps", 1000))
-    if segments < 1 or max_steps % segments:
+    max_steps = validate.integer(train_kwargs.pop("max_steps", 1000), "max_steps", low=1)
+    segments = validate.integer(segments, "segments", low=1)
+    if max_steps % segments:
         raise ValueError(f"segments: expected a divisor of max_steps={max_steps}, got {segments}")
+    seed = validate.seed(seed)
+    validate.net(net)
+    nets.check_data(net, X, Y)
     if train_kwargs.get("optimizer", "sgd") != "sgd":
         raise ValueError("optimizer: rank tracking restarts from params0, which is exact only for plain GD ('sgd')")
     train_kwargs.setdefault("gtol", 0.0)

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from landscape import io, nets
+from landscape import io, nets, validate
 from landscape.evaluate import Evaluator, evaluator
 from landscape.nets import MLP
 from landscape.paths import Polyline
@@ -107,6 +107,8 @@ def make_plane(origin, directions: Sequence[Any], masks=None) -> Plane:
     directions = tuple(directions)
     if len(directions) not in (1, 2):
         raise ValueError(f"directions: expected one or two directions, got {len(directions)}")
+    if masks is not None:
+        masks = validate.masks_like(masks, origin, ref_name="origin")
     for j, d in enumerate(directions):
         _check_same_structure(f"directions[{j}]", d, origin)
         _check_on_pattern(f"directions[{j}]", d, masks)
@@ -183,10 +185,10 @@ def random_direction(key: jax.Array, params, masks=None, *, norm: str = "filter"
       ValueError: unknown ``norm``; masks shaped unlike params; the point is zero
         on every unpruned weight (a normalised direction would be zero).
     """
-    if norm not in NORMS:
-        raise ValueError(f"norm: expected one of {NORMS}, got {norm!r}")
+    key = validate.key(key)
+    validate.choice(norm, "norm", NORMS)
     if masks is not None:
-        _check_same_structure("masks", masks, params)
+        masks = validate.masks_like(masks, params)
     leaves, tdef = jax.tree.flatten(params)
     keys = jax.random.split(key, len(leaves))
     g = [jax.random.normal(k, np.shape(a), jnp.asarray(a).dtype) for k, a in zip(keys, leaves)]
@@ -200,9 +202,8 @@ def random_direction(key: jax.Array, params, masks=None, *, norm: str = "filter"
 def random_plane(key: jax.Array, params, masks=None, *, norm: str = "filter", ndim: int = 2) -> Plane:
     """The plane (``ndim=2``) or line (``ndim=1``) through ``params`` along
     independent ``random_direction``s."""
-    if ndim not in (1, 2):
-        raise ValueError(f"ndim: expected 1 or 2, got {ndim}")
-    keys = jax.random.split(key, ndim)
+    validate.choice(ndim, "ndim", (1, 2))
+    keys = jax.random.split(validate.key(key), ndim)
     return make_plane(params, [random_direction(k, params, masks, norm=norm) for k in keys], masks)
 
 
@@ -349,12 +350,15 @@ def pca_plane(trajectories, masks=None, *, origin=None) -> PCAPlane:
 # ----------------------------------------------------------------------------- grids
 
 
+MAX_AXIS_POINTS = 2**24
+"""The most points one grid axis may have (a larger count is a typo, not a grid: its
+coordinates alone would take gigabytes)."""
+
+
 def axis(lo: float, hi: float, n: int) -> np.ndarray:
     """``n`` evenly spaced coordinates from ``lo`` to ``hi`` (validated)."""
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"axes: the number of points must be an integer >= 1, got {n!r}")
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValueError(f"axes: range ({lo}, {hi}) is not finite")
+    n = validate.integer(n, "axes: the number of points", low=1, high=MAX_AXIS_POINTS)
+    lo, hi = validate.real(lo, "axes: lo"), validate.real(hi, "axes: hi")
     if n > 1 and not hi > lo:
         raise ValueError(f"axes: range ({lo}, {hi}) is empty or inverted; expected lo < hi")
     return np.linspace(lo, hi, int(n))
@@ -523,8 +527,11 @@ def _surface_arrays(surface, leaves) -> tuple:
 def _prepare(surface, net, X, Y, axes, masks, loss, dtype, batch_size, chunk_size, n_devices, overlays,
              description) -> _Job:
     """Validates the arguments, describes the grid (config, arrays, fingerprint) and prepares the evaluator."""
-    if loss not in nets.LOSSES:
-        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
+    validate.net(net)
+    if not (callable(surface) or isinstance(surface, (Plane, Polyline))):
+        raise TypeError(f"surface: expected a Plane, a Polyline, a pytree with __call__ or a callable f(u[, v]) -> params, "
+                        f"got {validate.got(surface)}")
+    validate.choice(loss, "loss", nets.LOSSES)
     if isinstance(axes, np.ndarray) or (isinstance(axes, tuple) and len(axes) == 3 and np.isscalar(axes[0])):
         axes = [axes]
     axes = tuple(_as_axis(a, j) for j, a in enumerate(axes))
@@ -537,9 +544,7 @@ def _prepare(surface, net, X, Y, axes, masks, loss, dtype, batch_size, chunk_siz
     leaves = jax.tree.leaves(surface) if is_tree else []
     if dtype is None:
         dtype = jnp.asarray(leaves[0]).dtype if leaves else jnp.float32
-    dtype = np.dtype(dtype)
-    if dtype == np.float64 and not jax.config.read("jax_enable_x64"):
-        raise ValueError("dtype: float64 needs jax.config.update('jax_enable_x64', True)")
+    dtype = validate.float_dtype(dtype)
     if isinstance(surface, Plane):
         if surface.ndim != len(axes):
             raise ValueError(f"axes: the surface is {surface.ndim}-dimensional, got {len(axes)} axes")
@@ -590,7 +595,7 @@ def _start(job: _Job, path, overwrite: bool) -> Grid:
     values = np.full(job.total, np.nan, job.dtype)
     n_done = 0
     found = io.open_progress(path, job.fingerprint, job.settings, overwrite=overwrite, tag=Grid._tag(),
-                             what="grid file")
+                             what="grid file", arg="path")
     if found is not None:
         old = Grid._from_file(*found)
         values, n_done = old.values.ravel().astype(job.dtype), old.n_done

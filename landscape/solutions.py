@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import curvature, evaluate, io, nets
+from landscape import curvature, evaluate, io, nets, validate
 from landscape.nets import MLP
 
 
@@ -40,6 +40,8 @@ class Solutions(io.Saveable):
       out_tol, loss_tol: the grouping tolerances.
       labels: ``(g,)`` curvature labels (``curvature.LABELS``) or None.
       curvature: per group ``CriticalPoint.to_dict()`` or None.
+      problem: what the points were evaluated on (``io.describe_problem``: net, loss,
+        dtype, digests of the data and masks).
     """
 
     group: np.ndarray
@@ -52,6 +54,7 @@ class Solutions(io.Saveable):
     loss_tol: float
     labels: Optional[list] = None
     curvature: Optional[list] = None
+    problem: dict = dataclasses.field(default_factory=dict)
 
     @property
     def n_groups(self) -> int:
@@ -78,12 +81,13 @@ class Solutions(io.Saveable):
     def _to_file(self) -> tuple:
         return ({"group": self.group, "counts": self.counts, "representative": self.representative,
                  "loss": self.loss, "grad_norm": self.grad_norm, "output": self.output},
-                {"out_tol": self.out_tol, "loss_tol": self.loss_tol, "labels": self.labels, "curvature": self.curvature})
+                {"out_tol": self.out_tol, "loss_tol": self.loss_tol, "labels": self.labels, "curvature": self.curvature,
+                 "problem": self.problem})
 
     @classmethod
     def _from_file(cls, a: dict, meta: dict) -> "Solutions":
         return cls(a["group"], a["counts"], a["representative"], a["loss"], a["grad_norm"], a["output"],
-                   meta["out_tol"], meta["loss_tol"], meta["labels"], meta["curvature"])
+                   meta["out_tol"], meta["loss_tol"], meta["labels"], meta["curvature"], meta.get("problem", {}))
 
 
 def _s(v, fmt=""):
@@ -91,7 +95,7 @@ def _s(v, fmt=""):
 
 
 def group_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
-                    loss: str = "half_sum", dtype=jnp.float64, batch_size: Optional[int] = None) -> Solutions:
+                    loss: str = "half_sum", dtype=None, batch_size: Optional[int] = None) -> Solutions:
     """Groups points (a leading axis on every params leaf) into distinct solutions.
 
     Greedy leader clustering in order of loss: a point joins the first group
@@ -109,16 +113,16 @@ def group_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float 
       X, Y: ``(d_x, n)`` data and ``(d_y, n)`` targets.
       masks: 0/1 masks (``None``: dense).
       out_tol, loss_tol: grouping tolerances.
-      loss: loss convention; dtype: float dtype of the analysis (float64 needs x64).
+      loss: loss convention; dtype: float dtype of the analysis (default: float64 when
+        ``jax_enable_x64`` is on, else float32; an explicit float64 needs x64).
       batch_size: points vmapped together (default ``evaluate.default_batch_size``).
     """
-    if not out_tol > 0 or not loss_tol > 0:
-        raise ValueError(f"out_tol, loss_tol: expected > 0, got {out_tol}, {loss_tol}")
-    if loss not in nets.LOSSES:
-        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {nets.LOSSES}")
-    dtype = jnp.dtype(dtype)
+    validate.net(net)
+    out_tol, loss_tol = validate.positive(out_tol, "out_tol"), validate.positive(loss_tol, "loss_tol")
+    validate.choice(loss, "loss", nets.LOSSES)
+    dtype = validate.float_dtype(jnp.result_type(float) if dtype is None else dtype)  # default: float64 under x64
     masks = nets.dense_masks(net, dtype) if masks is None else nets.check_masks(net, masks)
-    params_batch = nets.check_params(net, params_batch, batched=True) if _finite(params_batch) else params_batch
+    params_batch = validate.params(net, params_batch, name="params_batch", batched=True)  # (m, ...) leaves; NaN allowed
     X, Y = nets.check_data(net, X, Y)
     X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
     P = jax.tree.map(lambda p: np.asarray(p, dtype), tuple(params_batch))
@@ -148,7 +152,8 @@ def group_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float 
     counts = counts[order]
     rep = np.array([np.flatnonzero(group == g)[np.argmin(G[group == g])] for g in range(len(leaders))], int)
     return Solutions(group=group, counts=counts, representative=rep, loss=L[rep], grad_norm=G[rep], output=F[rep],
-                     out_tol=float(out_tol), loss_tol=float(loss_tol))
+                     out_tol=float(out_tol), loss_tol=float(loss_tol),
+                     problem=io.describe_problem(net, X, Y, masks_d, loss=loss, dtype=dtype))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,13 +170,9 @@ class _OutputLossGrad:
         return F, L, jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(g)))
 
 
-def _finite(params_batch) -> bool:
-    return all(np.all(np.isfinite(np.asarray(p))) for p in jax.tree.leaves(params_batch))
-
-
 def label_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float = 1e-2, loss_tol: float = 1e-3,
                     gtol: float = 1e-3, eig_atol: float = 1e-3, eig_rtol: float = 1e-8, loss: str = "half_sum",
-                    dtype=jnp.float64, dense_max: int = 2000) -> Solutions:
+                    dtype=None, dense_max: int = 2000) -> Solutions:
     """``group_solutions`` then ``curvature.classify_critical_point`` at every group's representative.
 
     Args:
@@ -181,11 +182,12 @@ def label_solutions(net: MLP, params_batch, X, Y, masks=None, *, out_tol: float 
         default suits float32 training stopped at ``gtol=1e-5`` or after a
         step budget on a slow valley.
       eig_atol, eig_rtol: zero band of the Hessian eigenvalues (``classify_critical_point``).
-      loss: loss convention; dtype: float dtype of the analysis (float64 needs x64).
+      loss: loss convention; dtype: float dtype of the analysis (default as ``group_solutions``).
 
     Returns:
       ``Solutions`` with ``labels`` and ``curvature`` filled in.
     """
+    dtype = validate.float_dtype(jnp.result_type(float) if dtype is None else dtype)
     sol = group_solutions(net, params_batch, X, Y, masks, out_tol=out_tol, loss_tol=loss_tol, loss=loss, dtype=dtype)
     f, space = curvature.masked_objective(net, X, Y, masks, loss=loss, dtype=dtype)
     labels, curv = [], []

@@ -25,7 +25,7 @@ from typing import Optional
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import io, nets
+from landscape import io, nets, validate
 from landscape.activations import activation_name, polynomial_coefficients, zero_at_origin
 from landscape.masks import check_chain, pattern_decomposition
 from landscape.nets import MLP
@@ -380,9 +380,8 @@ def _effective_network(net: MLP, X, masks, dtype):
     masks = nets.dense_masks(net) if masks is None else masks
     bool_masks(masks, net)
     if X is not None:
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[0] != net.sizes[0]:
-            raise ValueError(f"X: expected shape (d_x={net.sizes[0]}, n), got {X.shape}")
+        X = np.asarray(validate.data(net, X)[0])  # (d_x, n), n >= 1, real, finite
+    dtype = validate.float_dtype(dtype)
     clean = effective_masks(net, masks, dtype=dtype)
     c = compact(clean.masks)
     enet = MLP(c.sizes, net.activation, bias=net.bias)

@@ -20,9 +20,9 @@ Everything about Theorem 6 lives here: the points (traceable: jit/vmap over ``a`
 ``b``), the inverse of σ they need (``invert_activation``, one traceable bisection),
 the conversions ``params_from_w`` / ``w_from_params``, the global minimum, the
 labels of Table 3 end points (``theorem6_labels``), the proof's disconnection
-certificate for a pair of points (``theorem6_certificate``) and the numerical
-check that a point lies in a spurious valley (``certify_valley`` ->
-``ValleyCertificate``). The conditions of Theorems 1-6 are in ``landscape.conditions``.
+certificate for a pair of points (``theorem6_certificate`` -> ``Theorem6Certificate``,
+bound to the question) and the check that a point lies in a spurious valley
+(``certify_valley`` -> ``ValleyCertificate``: the proof's conditions, plus sampled local checks). The conditions of Theorems 1-6 are in ``landscape.conditions``.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from landscape import conditions, io, nets
-from landscape.activations import Activation, activation_name, get_activation
+from landscape import conditions, io, nets, validate
+from landscape.activations import Activation, activation_name, get_activation, polynomial_coefficients
 from landscape.nets import MLP
+from landscape.verdicts import Evidence, Judgement, summary_line
 
 FIRST_MASK = np.array([[1, 1, 0], [0, 1, 1]], dtype=np.float32)
 FINAL_MASK = np.array([[1, 0], [1, 1], [0, 1]], dtype=np.float32)
@@ -55,9 +56,9 @@ class Theorem6:
 
     def check(self, strict: bool = False) -> None:
         """Raises ValueError unless ``y3 > y4 > y1 > 0, y2 > 0`` (``strict``: ``y3 > 4 y4``)."""
-        y1, y2, y3, y4 = self.y1, self.y2, self.y3, self.y4
+        y1, y2, y3, y4 = (validate.real(v, f"y: y{i}") for i, v in enumerate((self.y1, self.y2, self.y3, self.y4), 1))
         if not (y3 > y4 > y1 > 0 and y2 > 0):
-            raise ValueError(f"y: Theorem 6 needs y3 > y4 > y1 > 0 and y2 > 0, got y=({y1}, {y2}, {y3}, {y4})")
+            raise ValueError(f"y: expected y3 > y4 > y1 > 0 and y2 > 0 (Theorem 6), got y=({y1}, {y2}, {y3}, {y4})")
         if strict and not y3 > 4 * y4:
             raise ValueError(f"y: the proof's inequality y3 > 4*y4 fails: y3={y3}, y4={y4}")
 
@@ -132,6 +133,9 @@ def invert_activation(activation: Activation, value, *, zmax: float = 1e4, n_gri
       ValueError: when called eagerly (not under a transformation) and a value is out of
         range -- traced, the NaN is the signal instead.
     """
+    zmax = validate.positive(zmax, "zmax")
+    n_grid = validate.integer(n_grid, "n_grid", low=2)
+    iters = validate.integer(iters, "iters", low=1)
     v = jnp.asarray(value)
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(jnp.result_type(float))
@@ -187,6 +191,9 @@ def valley_point(thm: Theorem6, activation: Activation, a=None, b=10.0):
     when eager). Returns the params pytree (dtype of ``a``).
     """
     thm.check()
+    for name, v in (("a", a), ("b", b)):  # traced values cannot be checked (NaN is then the signal)
+        if v is not None and validate.is_concrete(v) and np.ndim(v) == 0 and not validate.real(v, name) != 0:
+            raise ValueError(f"{name}: expected a finite number != 0 (σ(w) = 1/{name}), got 0")
     if a is None:
         a = 4.0 * _sign_for(activation)
     y1, y2, y3 = thm.y1, thm.y2, thm.y3
@@ -201,6 +208,8 @@ def better_point(thm: Theorem6, activation: Activation, a=None):
     σ(w6) = σ(w8) = 1/a, w7 = 0``, with loss ``thm.better_loss < thm.valley_loss``.
     Traceable in ``a``, as ``valley_point``."""
     thm.check()
+    if a is not None and validate.is_concrete(a) and np.ndim(a) == 0 and not validate.real(a, "a") != 0:
+        raise ValueError("a: expected a finite number != 0 (σ(w) = 1/a), got 0")
     if a is None:
         a = 4.0 * _sign_for(activation)
     y1, y2, y3, y4 = thm.y1, thm.y2, thm.y3, thm.y4
@@ -289,6 +298,10 @@ def theorem6_labels(thm: Theorem6, w, loss, grad, *, diverged=None, global_min: 
     Returns:
       ``(...)`` array of ``THEOREM6_LABELS`` strings.
     """
+    for name, v in (("global_tol", global_tol), ("valley_w4_tol", valley_w4_tol), ("valley_tol", valley_tol),
+                    ("grad_tol", grad_tol)):
+        validate.nonnegative(v, name)
+    global_min = validate.optional_real(global_min, "global_min")
     loss = np.asarray(loss, np.float64)
     grad = np.broadcast_to(np.asarray(grad, np.float64), loss.shape)
     w = np.asarray(w, np.float64)
@@ -312,9 +325,179 @@ def theorem6_labels(thm: Theorem6, w, loss, grad, *, diverged=None, global_min: 
 # ============================================================================= Theorem 6 certificate
 
 
+CITATION = ("Theorem 6 (Sec. 5, with footnote 5): the component of {L <= y4^2/2} containing the valley T0 never "
+            "reaches a point with w4 != 0 and L <= y4^2/2")
+
+VALLEY_RTOL = 1e-12
+"""Relative tolerance of the valley-point equations: float64 rounding of σ, σ⁻¹ and products (~1e-16) with room."""
+
+
+def _valley_conditions(thm: Theorem6, activation, w) -> tuple:
+    """The conditions the Theorem 6 proof needs at a valley point, each as ``(name, holds, detail)``.
+
+    ``w``: float64 ``(w1, ..., w8)``. Checked: footnote 5's targets, σ (continuous named or
+    polynomial activation, σ(0) = 0, σ(ℝ) ≠ {0}), the θ(a, b) equations of T (``w2 = y2 a``,
+    ``w4 = 0``, ``σ(w5) = σ(w6) = 1/a``, ``σ(w7) = 1/b``, ``σ(w8) = 0`` with ``a = w1/y1``,
+    ``b = w3/y3``, ``a, b`` non-zero and of one sign: the component T0), and the loss ``y4²/2``.
+    """
+    y1, y2, y3, y4 = thm.y1, thm.y2, thm.y3, thm.y4
+    out = [("y3 > y4 > y1 > 0, y2 > 0 (footnote 5)", bool(y3 > y4 > y1 > 0 and y2 > 0), f"y = {(y1, y2, y3, y4)}")]
+    name = activation_name(activation)
+    known = isinstance(activation, str) or polynomial_coefficients(activation) is not None
+    out.append(("σ continuous (a named or polynomial activation)", known,
+                name if known else f"{name!r} is a callable: continuity cannot be checked"))
+    cond = conditions.theorem6_activation(thm.net(activation), dtype=jnp.float64)
+    out.append((cond.name, cond.holds is True, cond.detail))
+    sigma = get_activation(activation)
+    with jax.enable_x64(True):
+        s = np.asarray(sigma(jnp.asarray(w[4:], jnp.float64)), np.float64)
+        loss = float(nets.loss(thm.net(activation), params_from_w(jnp.asarray(w, jnp.float64)),
+                               jnp.asarray(thm.X, jnp.float64), jnp.asarray(thm.Y, jnp.float64), thm.masks()))
+    a, b = w[0] / y1, w[2] / y3
+    ok_ab = bool(a != 0 and b != 0 and np.sign(a) == np.sign(b) and np.isfinite(a) and np.isfinite(b))
+    out.append(("a = w1/y1 and b = w3/y3 non-zero, of one sign (component T0)", ok_ab, f"a = {a:.6g}, b = {b:.6g}"))
+    if ok_ab:
+        res = {"w2 - y2 a": (w[1] - y2 * a, abs(y2 * a)), "w4": (w[3], 1.0), "σ(w5) - 1/a": (s[0] - 1 / a, abs(1 / a)),
+               "σ(w6) - 1/a": (s[1] - 1 / a, abs(1 / a)), "σ(w7) - 1/b": (s[2] - 1 / b, abs(1 / b)),
+               "σ(w8)": (s[3], 1.0)}
+        worst = max(abs(r) / max(sc, 1.0) for r, sc in res.values())
+        bad = [k for k, (r, sc) in res.items() if abs(r) > VALLEY_RTOL * max(sc, 1.0)]
+        out.append(("θ(a, b) equations of T", not bad, f"largest relative residual {worst:.2g} (tolerance "
+                    f"{VALLEY_RTOL:g})" + (f"; fails: {bad}" if bad else "")))
+    vl = thm.valley_loss
+    out.append(("loss = y4²/2", abs(loss - vl) <= VALLEY_RTOL * max(1.0, vl), f"loss {loss:.15g}, y4²/2 = {vl:.15g}"))
+    return tuple(out)
+
+
+@dataclasses.dataclass(frozen=True)
+class Theorem6Certificate:
+    """The Theorem 6 proof of disconnection, bound to the question it answers.
+
+    Issued by ``theorem6_certificate`` only when every condition of the proof holds; re-checked
+    by ``check`` wherever it is used (``connectivity.connect(..., certificate=)``): the same
+    net, data, masks and loss convention, the same two points, a level ``≤ y4²/2``.
+
+    Attributes:
+      y: the targets ``(y1, y2, y3, y4)``.  activation: σ's name.
+      w_valley, w_other: the two points' ``(w1, ..., w8)`` (float64).
+      level: ``y4²/2``, the highest level the proof covers.
+      conditions: ``(name, detail)`` of every condition checked.
+    """
+
+    y: tuple
+    activation: str
+    w_valley: np.ndarray
+    w_other: np.ndarray
+    level: float
+    conditions: tuple
+
+    @property
+    def judgement(self) -> Judgement:
+        return Judgement("not connected below alpha", Evidence.PROVED,
+                         f"{CITATION}; checked: " + "; ".join(f"{n} ({d})" for n, d in self.conditions))
+
+    def __str__(self) -> str:
+        return str(self.judgement)
+
+    def check(self, f, z0, z1, alpha: float) -> Judgement:
+        """Re-checks the certificate against a question: is ``f``'s ``z0`` joined to ``z1`` below ``alpha``?
+
+        Raises:
+          TypeError: ``f`` is not a ``curvature.Objective`` (its problem cannot be checked).
+          ValueError: another net, activation, data, masks or loss convention; other points;
+            ``alpha`` above ``y4²/2``.
+        """
+        from landscape.curvature import Objective  # above theory in the layering
+
+        if not isinstance(f, Objective):
+            raise TypeError(f"certificate: a Theorem6Certificate applies only to a curvature.Objective (from "
+                            f"masked_objective), got {type(f).__name__}: its net, data and masks cannot be checked")
+        thm = Theorem6(*self.y)
+        why = []
+        if activation_name(f.net.activation) != self.activation or f.net.sizes != (3, 2, 3) or f.net.bias:
+            why.append(f"net {f.net.to_dict()} is not the Theorem 6 net with σ = {self.activation}")
+        if f.loss != "half_sum":
+            why.append(f"loss convention {f.loss!r} (the certificate is for 'half_sum')")
+        if not (np.array_equal(np.asarray(f.X, np.float64), thm.X) and np.array_equal(np.asarray(f.Y, np.float64), thm.Y)):
+            why.append(f"data X, Y are not Eq. (3)'s for y = {self.y}")
+        fm = [np.asarray(layer["W"]) != 0 for layer in f.masks]
+        if len(fm) != 2 or not (np.array_equal(fm[0], FIRST_MASK != 0) and np.array_equal(fm[1], FINAL_MASK != 0)):
+            why.append("masks are not Eq. (3)'s")
+        if not why:
+            ws = [np.asarray(w_from_params(f.space.unflatten(jnp.asarray(z))), np.float64) for z in (z0, z1)]
+            pair = (self.w_valley, self.w_other)
+            if not any(np.array_equal(ws[0], p) and np.array_equal(ws[1], q) for p, q in (pair, pair[::-1])):
+                why.append("the endpoints are not the two points the certificate was issued for")
+        if not float(alpha) <= self.level:
+            why.append(f"alpha = {float(alpha):.6g} is above y4^2/2 = {self.level:g}, where the proof does not hold")
+        if why:
+            raise ValueError("certificate: does not apply to this question: " + "; ".join(why))
+        return self.judgement
+
+    def to_dict(self) -> dict:
+        return {"y": list(self.y), "activation": self.activation, "w_valley": self.w_valley.tolist(),
+                "w_other": self.w_other.tolist(), "level": self.level, "conditions": [list(c) for c in self.conditions]}
+
+
+def theorem6_certificate(thm: Theorem6, activation: Activation, params_valley, params_other,
+                         alpha: float) -> Theorem6Certificate:
+    """Issues the Theorem 6 proof of disconnection for a pair of points, after checking what the proof needs.
+
+    The proof (Section 5): on ``T0`` (the valley ``θ(a, b)``, ``a, b`` of one sign) every point
+    is a local minimum with loss ``y4²/2``, and the component of ``{L ≤ y4²/2}`` containing
+    ``T0`` never reaches a point with ``w4 ≠ 0`` and ``L ≤ y4²/2``. So for ``alpha ≤ y4²/2``
+    the valley point and any point with ``w4 ≠ 0`` are not connected below ``alpha``.
+
+    Checked (``ValueError`` naming the first that fails): footnote 5's targets; σ continuous
+    (named or polynomial), ``σ(0) = 0``, ``σ(ℝ) ≠ {0}``; the first point on ``T0`` (the θ(a, b)
+    equations and ``loss = y4²/2`` to float64 rounding, relative ``VALLEY_RTOL``); the second
+    point has ``w4 ≠ 0``; ``alpha ≤ y4²/2``; both points zero where the masks are.
+
+    Args:
+      thm: the targets.  activation: σ.
+      params_valley, params_other: params of the two points.
+      alpha: the level asked about.
+
+    Returns:
+      A ``Theorem6Certificate`` (pass it to ``connectivity.connect(..., certificate=)``).
+    """
+    if not isinstance(thm, Theorem6):
+        raise TypeError(f"thm: expected a theory.Theorem6, got {type(thm).__name__}")
+    if not (isinstance(activation, str) or callable(activation)):
+        raise TypeError(f"activation: expected σ's name or a callable (signature theorem6_certificate(thm, "
+                        f"activation, params_valley, params_other, alpha)), got {type(activation).__name__}")
+    checked = []
+    for params, which in ((params_valley, "params_valley"), (params_other, "params_other")):
+        full = jax.tree.map(lambda p: np.asarray(p, np.float64), tuple(params))
+        for layer, m in zip(full, (FIRST_MASK, FINAL_MASK)):
+            if np.any(layer["W"][m == 0] != 0):
+                raise ValueError(f"{which}: non-zero where the masks of Eq. (3) are 0")
+    w = np.asarray(w_from_params(jax.tree.map(lambda p: np.asarray(p, np.float64), tuple(params_valley))), np.float64)
+    w_o = np.asarray(w_from_params(jax.tree.map(lambda p: np.asarray(p, np.float64), tuple(params_other))), np.float64)
+    for name, holds, detail in _valley_conditions(thm, activation, w):
+        if not holds:
+            raise ValueError(f"params_valley: the Theorem 6 proof needs {name}; {detail}")
+        checked.append((name, detail))
+    if not w_o[3] != 0:
+        raise ValueError("params_other: the Theorem 6 proof separates the valley from points with w4 != 0; got w4 = 0")
+    checked.append(("w4 != 0 at the other point", f"w4 = {w_o[3]:.6g}"))
+    if not float(alpha) <= thm.valley_loss:
+        raise ValueError(f"alpha: the Theorem 6 proof covers levels up to y4^2/2 = {thm.valley_loss:g}, got {float(alpha):.6g}")
+    checked.append(("alpha <= y4^2/2", f"alpha = {float(alpha):.6g}"))
+    return Theorem6Certificate((thm.y1, thm.y2, thm.y3, thm.y4), activation_name(activation), w, w_o, thm.valley_loss,
+                               tuple(checked))
+
+
 @dataclasses.dataclass(frozen=True)
 class ValleyCertificate(io.Saveable):
-    """Evidence that a point of the Theorem 6 net is a spurious local minimum.
+    """``certify_valley``'s result: the spurious-valley statement and the local checks, each with its evidence.
+
+    * ``statement`` / ``evidence`` (``.verdict`` / ``.evidence``): ``"in a spurious valley
+      (Theorem 6)"`` with evidence ``proved`` when every condition of the proof holds at the
+      point (``proof``: the conditions and their numbers); otherwise ``"not shown to be in a
+      spurious valley"`` (evidence ``none``) naming what fails.
+    * ``local``: the numerical local-minimum checks (gradient, Hessian, random perturbations),
+      evidence ``sampled``: necessary conditions at one point and finitely many perturbations.
 
     Attributes:
       activation: its name.  y: ``(y1, y2, y3, y4)``.
@@ -326,7 +509,9 @@ class ValleyCertificate(io.Saveable):
         ``L(w + δ) − L(w)`` over ``n_perturbations`` random ``δ`` with ``‖δ‖ = r``.
       better_loss: the loss at ``θ̃(a)`` (computed, not the formula).
       tolerances: the thresholds used.
-      failures: the checks that failed (empty when ``passed``).
+      failures: every check that failed (proof conditions and local checks).
+      proof: ``(name, holds, detail)`` of the proof's conditions.
+      local: the local checks' judgement text.
     """
 
     activation: str
@@ -342,14 +527,37 @@ class ValleyCertificate(io.Saveable):
     better_loss: float
     tolerances: dict
     failures: tuple
+    proof: tuple = ()
+    local: str = ""
+
+    @property
+    def proved(self) -> bool:
+        return bool(self.proof) and all(h for _, h, _ in self.proof) and self.better_loss < self.valley_loss
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        """The statement is proved and the local checks agree with it."""
+        return self.proved and not self.failures
+
+    @property
+    def verdict(self) -> str:
+        return "in a spurious valley (Theorem 6)" if self.proved else "not shown to be in a spurious valley"
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence.PROVED if self.proved else Evidence.NONE
+
+    @property
+    def judgement(self) -> Judgement:
+        how = (CITATION + "; conditions: " + "; ".join(f"{n} ({d})" for n, h, d in self.proof if h)
+               + f"; better point θ̃(a) has loss {self.better_loss:.6g} < y4²/2") if self.proved else \
+            "fails: " + "; ".join(f"{n} ({d})" for n, h, d in self.proof if not h) if self.proof else "no proof checked"
+        return Judgement(self.verdict, self.evidence, how)
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["passed"] = self.passed
+        d["proof"] = [list(p) for p in self.proof]
+        d["passed"], d["verdict"], d["evidence"] = self.passed, self.verdict, self.evidence.value
         return d
 
     def _to_file(self) -> tuple:
@@ -358,17 +566,19 @@ class ValleyCertificate(io.Saveable):
 
     @classmethod
     def _from_file(cls, arrays: dict, meta: dict) -> "ValleyCertificate":
-        for k in ("passed", "versions", "saved"):
+        for k in ("passed", "versions", "saved", "verdict", "evidence"):
             meta.pop(k, None)
         meta["y"], meta["failures"] = tuple(meta["y"]), tuple(meta["failures"])
+        meta["proof"] = tuple(tuple(p) for p in meta.get("proof", ()))
         return cls(**arrays, **meta)
 
     def __str__(self) -> str:
-        head = "CERTIFIED spurious valley" if self.passed else "NOT certified: " + "; ".join(self.failures)
-        return (f"{head} [{self.activation}] loss {self.loss:.10g} (valley {self.valley_loss:.6g}), "
-                f"|grad| {self.grad_norm:.2g}, min Hessian eig {self.hessian_eigs.min():.3g}, "
-                f"min ΔL per radius {dict(zip(self.radii.tolist(), np.round(self.min_change, 15).tolist()))}, "
-                f"better point loss {self.better_loss:.6g}")
+        j = self.judgement
+        lines = [summary_line(j.statement, j.evidence, j.how) + f" [{self.activation}]",
+                 f"  local checks: {self.local}"]
+        if self.failures:
+            lines.append("  failed: " + "; ".join(self.failures))
+        return "\n".join(lines)
 
 
 @partial(jax.jit, static_argnames="net")
@@ -386,35 +596,40 @@ def _valley_local(net, w0, X, Y, masks, d):
 
 def certify_valley(thm: Theorem6, activation: Activation, params=None, *, a: Optional[float] = None, b: float = 10.0,
                    radii=(1e-1, 1e-2, 1e-3, 1e-4), n_perturbations: int = 2000, key=None, grad_tol: float = 1e-8,
-                   hess_tol: float = 1e-8, change_tol: float = 1e-12, loss_tol: float = 1e-10) -> ValleyCertificate:
-    """Certifies (numerically, in float64) that ``θ(a, b)`` lies in a spurious valley.
+                   hess_tol: float = 0.0, change_tol: float = 1e-12) -> ValleyCertificate:
+    """Checks that ``θ(a, b)`` (or ``params``) lies in a spurious valley: the proof's conditions, then local checks.
 
-    Checks, on the 8 free weights ``w1..w8``:
+    The statement "this point lies in a spurious valley" is **proved** (Theorem 6) when the
+    proof's conditions hold at the point (``theorem6_certificate``'s valley checks: footnote 5's
+    targets, σ, the θ(a, b) equations with ``a, b`` of one sign, ``loss = y4²/2``) and the
+    better point ``θ̃(a)`` has a lower loss. Separately, and with evidence ``sampled``, float64
+    local-minimum checks on the 8 free weights ``w1..w8``:
 
-    1. the loss equals ``y4²/2`` (within ``loss_tol · max(1, y4²/2)``);
-    2. ``‖∇L‖ ≤ grad_tol`` (a critical point);
-    3. every Hessian eigenvalue is ``≥ −hess_tol · max(1, max|eig|)`` (flat
-       directions along the valley give zeros);
-    4. for each radius ``r``, ``n_perturbations`` uniform directions ``δ``,
-       ``‖δ‖ = r``, never lower the loss by more than
-       ``change_tol · max(1, L)`` (float64 rounding of ``L`` is ~1e-16 ``L``);
-       this also covers σ with a kink at 0 (LeakyReLU), where the Hessian is
-       one-sided;
-    5. the better point ``θ̃(a)`` has loss ``< y4²/2`` -- so the valley is spurious.
+    1. ``‖∇L‖ ≤ grad_tol`` (a critical point);
+    2. every Hessian eigenvalue is ``≥ −(hess_tol + 4 k eps ‖H‖_F)`` (the eigenvalue error bound
+       of ``eigh``; flat directions along the valley give zeros);
+    3. for each radius ``r``, ``n_perturbations`` uniform directions ``δ``, ``‖δ‖ = r``, never
+       lower the loss by more than ``change_tol · max(1, L)``; this also covers σ with a kink at
+       0 (LeakyReLU), where the Hessian is one-sided.
+
+    These are necessary conditions at one point plus sampling, not a proof.
 
     Args:
-      thm: the targets (``thm.check()`` runs the proof's inequalities).
-      activation: σ with ``σ(0) = 0``.
-      params: the point to certify (default ``valley_point(thm, σ, a, b)``).
+      thm: the targets.  activation: σ with ``σ(0) = 0``.
+      params: the point (default ``valley_point(thm, σ, a, b)``).
       a, b: the valley's parameters; ``a`` also picks ``θ̃(a)``.
 
     Returns:
-      A ``ValleyCertificate``; ``.passed`` is the verdict, ``.failures`` says why not.
+      A ``ValleyCertificate`` (``.verdict``, ``.evidence``, ``.passed``, ``.failures``).
 
     Raises:
-      ValueError: ``σ(0) != 0`` or the targets violate Theorem 6.
+      ValueError: ``σ(0) != 0`` or the targets violate footnote 5.
     """
     thm.check()
+    n_perturbations = validate.integer(n_perturbations, "n_perturbations", low=1)
+    radii = tuple(validate.positive(r, "radii") for r in radii)
+    for name, v in (("b", b), ("grad_tol", grad_tol), ("hess_tol", hess_tol), ("change_tol", change_tol)):
+        (validate.real if name == "b" else validate.nonnegative)(v, name)
     net = thm.net(activation)
     with jax.enable_x64(True):
         conditions.require(conditions.theorem6_activation(net, dtype=jnp.float64), "activation", "Theorem 6")
@@ -432,54 +647,28 @@ def certify_valley(thm: Theorem6, activation: Activation, params=None, *, a: Opt
         d = jnp.asarray(radii)[:, None, None] * d / jnp.linalg.norm(d, axis=-1, keepdims=True)
         loss0, g, H, Lpert = _valley_local(net, w0, X, Y, masks, d)
         loss0, g = float(loss0), np.asarray(g)
-        eigs = np.linalg.eigvalsh(np.asarray(H))
+        Hn = np.asarray(H, np.float64)
+        eigs = np.linalg.eigvalsh(Hn)
+        eig_err = 4 * 8 * float(np.finfo(np.float64).eps) * float(np.linalg.norm(Hn))
         min_change = np.asarray(jnp.min(Lpert, axis=1), np.float64) - loss0
         better = float(nets.loss(net, better_point(thm, activation, a), X, Y, masks))
-    tols = {"loss_tol": loss_tol, "grad_tol": grad_tol, "hess_tol": hess_tol, "change_tol": change_tol}
-    failures = []
-    if abs(loss0 - thm.valley_loss) > loss_tol * max(1.0, thm.valley_loss):
-        failures.append(f"loss {loss0:.12g} != y4^2/2 = {thm.valley_loss:.12g}")
+    proof = tuple((n, bool(h), dd) for n, h, dd in _valley_conditions(thm, activation, np.asarray(w0)))
+    tols = {"grad_tol": grad_tol, "hess_tol": hess_tol, "eig_error": eig_err, "change_tol": change_tol,
+            "valley_rtol": VALLEY_RTOL}
+    failures = [f"{n} fails: {dd}" for n, h, dd in proof if not h]
     if np.linalg.norm(g) > grad_tol:
         failures.append(f"gradient norm {np.linalg.norm(g):.3g} > {grad_tol:g}")
-    if eigs.min() < -hess_tol * max(1.0, np.abs(eigs).max()):
-        failures.append(f"Hessian eigenvalue {eigs.min():.3g} < 0")
+    if eigs.min() < -(hess_tol + eig_err):
+        failures.append(f"Hessian eigenvalue {eigs.min():.3g} < -{hess_tol + eig_err:.2g} (tolerance + eigh error bound)")
     for r, c in zip(radii, min_change):
         if c < -change_tol * max(1.0, abs(loss0)):
             failures.append(f"a perturbation of radius {r:g} lowers the loss by {-c:.3g}")
     if not better < thm.valley_loss:
         failures.append(f"better point loss {better:.6g} is not below y4^2/2 = {thm.valley_loss:.6g}")
+    local = (f"{'passed' if not any(k in f for f in failures for k in ('gradient', 'Hessian', 'perturbation')) else 'failed'}"
+             f" [sampled: |grad| {np.linalg.norm(g):.2g} (tol {grad_tol:g}); min Hessian eigenvalue {eigs.min():.3g} "
+             f"(error bound {eig_err:.2g}); {n_perturbations} random perturbations at each radius "
+             f"{radii.tolist()}: smallest change {float(np.min(min_change)):.3g}]")
     return ValleyCertificate(activation_name(activation), (thm.y1, thm.y2, thm.y3, thm.y4), np.asarray(w0), loss0,
                              thm.valley_loss, float(np.linalg.norm(g)), eigs, radii, min_change, n_perturbations,
-                             better, tols, tuple(failures))
-
-
-def theorem6_certificate(thm: Theorem6, params_valley, params_other, alpha: float, *, atol: float = 1e-6) -> Optional[str]:
-    """The Theorem 6 proof of disconnection, when it applies to this pair (a citation, for
-    ``connectivity.connect(..., certificate=...)``).
-
-    The proof (Section 5) shows: from a valley point θ(a, b) (``w4 = w8 = 0``,
-    ``w1σ(w5) = w1σ(w6) = y1`` etc., loss ``y4²/2``), the component of the sublevel set
-    ``{L ≤ y4²/2}`` never reaches a point with ``w4 ≠ 0`` and loss ``≤ y4²/2``. So for
-    ``alpha ≤ y4²/2`` no path exists.
-
-    Checked here: ``|w4|, |w8| ≤ atol`` and ``w3 ≠ 0`` at the first point, ``|w4| > atol`` at the
-    second, ``alpha ≤ y4²/2 + atol``. Not checked: the first point's loss (the caller's;
-    with ``w4 = 0`` it is at least ``y4²/2``), nor the proof's inequality ``y3 > 4 y4``
-    (``thm.check(strict=True)``; Table 3's targets rely on footnote 5's weaker ``y3 > y4``).
-
-    Args:
-      thm: the targets.
-      params_valley: params of the first point.
-      params_other: params of the second point.
-      alpha: the level asked about.
-
-    Returns:
-      The citation string, or None when the conditions do not hold.
-    """
-    w = np.asarray(w_from_params(params_valley), np.float64)
-    w_other = np.asarray(w_from_params(params_other), np.float64)
-    on_valley = abs(w[3]) <= atol and abs(w[7]) <= atol and abs(w[2]) > 0
-    if on_valley and abs(w_other[3]) > atol and alpha <= thm.valley_loss + atol:
-        return (f"Theorem 6 (Sec. 5): the component of {{L <= y4^2/2 = {thm.valley_loss:g}}} containing the valley "
-                "point never reaches a point with w4 != 0")
-    return None
+                             better, tols, tuple(failures), proof, local)

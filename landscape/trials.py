@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
+import time
 from typing import Any, Callable, Optional, Union
 
 import jax
@@ -52,7 +54,7 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from landscape import evaluate, io, nets
+from landscape import evaluate, io, nets, validate
 from landscape.nets import MLP
 
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED = 0, 1, 2, 3
@@ -103,22 +105,29 @@ class TrainConfig:
     history_params: bool = False
 
     def __post_init__(self):
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0 and np.isfinite(self.learning_rate)):
-            raise ValueError(f"learning_rate: expected a finite number > 0, got {self.learning_rate!r}")
-        if self.optimizer not in OPTIMIZERS and self.optimizer != "custom":
-            raise ValueError(f"optimizer: unknown name {self.optimizer!r}; expected one of {OPTIMIZERS} or an optax GradientTransformation")
-        if self.loss not in nets.LOSSES:
-            raise ValueError(f"loss: unknown convention {self.loss!r}; expected one of {nets.LOSSES}")
-        if int(self.max_steps) < 1:
-            raise ValueError(f"max_steps: expected an integer >= 1, got {self.max_steps!r}")
-        if int(self.history_stride) < 1 or int(self.chunk_steps) < 1:
-            raise ValueError("history_stride and chunk_steps: expected integers >= 1")
-        if self.gtol < 0:
-            raise ValueError(f"gtol: expected >= 0, got {self.gtol}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}")
-        if not self.init_scale > 0:
-            raise ValueError(f"init_scale: expected > 0, got {self.init_scale}")
+        # Argument validation (landscape.validate): names the field, what was expected, what came.
+        set_ = functools.partial(object.__setattr__, self)
+        if not isinstance(self.optimizer, str) or (self.optimizer not in OPTIMIZERS and self.optimizer != "custom"):
+            raise (ValueError if isinstance(self.optimizer, str) else TypeError)(
+                f"optimizer: unknown name {self.optimizer!r}; expected one of {OPTIMIZERS} or an optax GradientTransformation")
+        set_("learning_rate", validate.positive(self.learning_rate, "learning_rate"))
+        validate.choice(self.loss, "loss", nets.LOSSES)
+        for name in ("max_steps", "history_stride", "chunk_steps"):
+            set_(name, validate.integer(getattr(self, name), name, low=1))
+        set_("gtol", validate.nonnegative(self.gtol, "gtol"))
+        set_("diverge_loss", validate.positive(self.diverge_loss, "diverge_loss", finite=False))
+        validate.choice(self.dtype, "dtype", ("float32", "float64"))
+        set_("init_scale", validate.positive(self.init_scale, "init_scale"))
+        set_("history_params", validate.boolean(self.history_params, "history_params"))
+        kwargs = self.optimizer_kwargs.items() if isinstance(self.optimizer_kwargs, dict) else self.optimizer_kwargs
+        try:
+            kwargs = tuple((k, v) for k, v in kwargs)
+        except (TypeError, ValueError):
+            raise TypeError(f"optimizer_kwargs: expected pairs such as (('weight_decay', 1e-4),) or a dict, "
+                            f"got {validate.got(self.optimizer_kwargs)}") from None
+        if not all(isinstance(k, str) for k, _ in kwargs):
+            raise TypeError(f"optimizer_kwargs: expected argument names (str) as keys, got {[k for k, _ in kwargs]}")
+        set_("optimizer_kwargs", kwargs)
         stride = int(self.history_stride)
         chunk = -(-min(int(self.chunk_steps), int(self.max_steps)) // stride) * stride
         object.__setattr__(self, "chunk_steps", chunk)
@@ -159,6 +168,7 @@ def keep_masked_zero(masks) -> optax.GradientTransformation:
     ``optax.chain(optax.adamw(1e-3), keep_masked_zero(masks))``. (``train``
     does the same projection itself, with masks as dynamic data.)
     """
+    validate.mask_values(masks)  # entries exactly 0/1: a 0.5 would scale updates, not mask them
 
     def init_fn(params):
         del params
@@ -743,18 +753,10 @@ class TrialsPlan:
 def _trials_mesh(n_devices: Optional[int]):
     devices = jax.local_devices()
     if n_devices is not None:
-        if not 1 <= n_devices <= len(devices):
-            raise ValueError(f"n_devices: expected 1..{len(devices)}, got {n_devices}")
-        devices = devices[:n_devices]
+        devices = devices[:validate.integer(n_devices, "n_devices", low=1, high=len(devices))]
     if len(devices) == 1:
         return None, 1
     return jax.sharding.Mesh(np.array(devices), ("trials",)), len(devices)
-
-
-def _count(value, name: str, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _config(config: Optional[TrainConfig], optimizer, config_kwargs: dict) -> tuple:
@@ -766,14 +768,22 @@ def _config(config: Optional[TrainConfig], optimizer, config_kwargs: dict) -> tu
             hint = f" (renamed to {_RENAMED[k]!r})" if k in _RENAMED else ""
             raise TypeError(f"train: unexpected keyword argument {k!r}{hint}; expected a train argument or a TrainConfig "
                             f"field ({', '.join(sorted(fields))})")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config: expected a TrainConfig (or its fields as keyword arguments), got {validate.got(config)}")
     if isinstance(optimizer, str):  # a name: part of the static config
         config_kwargs["optimizer"], optimizer = optimizer, None
+    elif optimizer is not None and not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        raise TypeError(f"optimizer: expected a name {OPTIMIZERS} or an optax GradientTransformation, got {validate.got(optimizer)}")
     if config is None:
         config = TrainConfig(**config_kwargs)
     elif config_kwargs:
         config = dataclasses.replace(config, **config_kwargs)
     if optimizer is None:
-        opt = make_optimizer(config.optimizer, float(config.learning_rate), config.optimizer_kwargs)
+        try:
+            opt = make_optimizer(config.optimizer, float(config.learning_rate), config.optimizer_kwargs)
+        except TypeError as e:  # optax's own message names the bad keyword
+            raise TypeError(f"optimizer_kwargs: expected arguments of the {config.optimizer!r} optimizer, got "
+                            f"{dict(config.optimizer_kwargs)} ({e})") from None
         return config, opt, {"name": config.optimizer, "learning_rate": config.learning_rate, **dict(config.optimizer_kwargs)}
     return config, optimizer, {"name": "custom", "repr": repr(optimizer)[:200]}
 
@@ -805,31 +815,31 @@ def prepare(
     Raises:
       ValueError, TypeError: bad arguments, naming them.
     """
+    validate.net(net)
     config, opt, opt_desc = _config(config, optimizer, config_kwargs)
-    n_trials = _count(n_trials, "n_trials", low=1)
-    if config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
-        raise ValueError("dtype: 'float64' needs jax.config.update('jax_enable_x64', True) before any JAX work")
-    dtype = np.dtype(config.dtype)
+    n_trials = validate.integer(n_trials, "n_trials", low=1)
+    seed = validate.seed(seed)
+    dtype = validate.float_dtype(config.dtype)
     X, Y = nets.check_data(net, X, Y)
     X, Y = X.astype(dtype), Y.astype(dtype)
     per_trial = False
     if masks is None:
         masks = nets.dense_masks(net, dtype)
     else:
+        validate.masks(net, masks, batched=np.ndim(jax.tree.leaves(masks)[0]) == 3)  # structure first, then:
         first = np.asarray(jax.tree.leaves(masks)[0])
         per_trial = first.ndim == 3
-        masks = nets.check_masks(net, masks, batched=per_trial)
         if per_trial and first.shape[0] != n_trials:
-            raise ValueError(f"masks: a per-trial mask needs a leading axis of n_trials={n_trials}, got {first.shape[0]}")
+            raise ValueError(f"masks: a per-trial mask needs a leading axis of n_trials={n_trials} (expected shape "
+                             f"{(n_trials,) + first.shape[1:]}), got {first.shape[0]}")
+        masks = nets.check_masks(net, masks, batched=per_trial)
         masks = jax.tree.map(lambda m: np.asarray(m, dtype), masks)
     if params0 is not None:
-        params0 = nets.check_params(net, params0, batched=True)
-        if np.shape(jax.tree.leaves(params0)[0])[0] != n_trials:
-            raise ValueError(f"params0: expected a leading axis of n_trials={n_trials}")
+        params0 = validate.params(net, params0, name="params0", n=n_trials, finite=True)
         params0 = jax.tree.map(lambda p: np.asarray(p, dtype), params0)
-    trial_ids = np.arange(n_trials, dtype=np.int64) if trial_ids is None else np.asarray(trial_ids, dtype=np.int64)
-    if trial_ids.shape != (n_trials,):
-        raise ValueError(f"trial_ids: expected shape ({n_trials},), got {trial_ids.shape}")
+    trial_ids = np.arange(n_trials, dtype=np.int64) if trial_ids is None else validate.trial_ids(trial_ids, n_trials)
+    chunk_size = validate.optional_integer(chunk_size, "chunk_size", low=1)
+    batch_size = validate.optional_integer(batch_size, "batch_size", low=0)
 
     mesh, n_dev = _trials_mesh(n_devices)
     entries = _program_entries(net, X, masks, per_trial, program)
@@ -837,12 +847,12 @@ def prepare(
     if chunk_size is None:
         chunk = min(n_trials, 2**20 if entries is not None and backend != "cpu" else 2**17)
     else:
-        chunk = _count(chunk_size, "chunk_size", low=1)
+        chunk = chunk_size
     if batch_size is None:
         batch = default_batch_size(net, program="vmap" if entries is None else "unrolled", n_entries=len(entries or ()),
                                    n_samples=X.shape[1], backend=backend)
     else:
-        batch = _count(batch_size, "batch_size", low=0)
+        batch = batch_size
     block, width = _widths(-(-chunk // n_dev), batch, entries is not None)
 
     meta = {"net": net.to_dict(), "train": config.to_dict(), "optimizer": opt_desc, "seed": int(seed),
@@ -931,6 +941,7 @@ def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
     per_call = cfg.chunk_steps // cfg.history_stride
     while steps_done < cfg.max_steps:
         state, rec = chunk(state, X, Y, masks)
+        _wait((state["status"], rec))  # interruptible (Ctrl-C, STOP) while the chunk computes
         col = steps_done // cfg.history_stride
         n_take = min(per_call, cfg.n_history - col)
         rec_loss = rec[0] if cfg.history_params else rec
@@ -946,6 +957,32 @@ def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
         if n_stopped == k:  # early exit: every trial of the chunk has stopped
             break
     return _chunk_outputs(cfg, state, hist, phist, steps_done, k)
+
+
+STOP = threading.Event()
+"""Set it to stop every ``train`` / ``run_chunk`` of this process at its next wait: each raises
+``KeyboardInterrupt`` (in whatever thread it runs); clear it before training again. A checkpoint
+keeps the last completed chunk of steps. (Ctrl-C in the main thread needs no flag: see ``_wait``.)"""
+
+
+def _wait(tree) -> None:
+    """Waits until the arrays of ``tree`` are computed, in short sleeps.
+
+    JAX dispatches asynchronously; a blocking read (``np.asarray``) waits inside C++, where
+    Python cannot run its SIGINT handler, so Ctrl-C would wait for the whole chunk of steps.
+    Polling ``is_ready()`` lets ``KeyboardInterrupt`` through within milliseconds (the chunk in
+    flight is abandoned; the checkpoint of the last completed one remains). Raises
+    ``KeyboardInterrupt`` in any thread once ``STOP`` is set.
+    """
+    leaves = [a for a in jax.tree.leaves(tree) if isinstance(a, jax.Array)]
+    delay = 1e-4
+    while True:
+        if STOP.is_set():
+            raise KeyboardInterrupt("landscape.trials.STOP is set")
+        if all(a.is_ready() for a in leaves):
+            return
+        time.sleep(delay)
+        delay = min(2 * delay, 0.02)
 
 
 def _chunk_outputs(cfg: TrainConfig, state, hist, phist, steps_done: int, k: int) -> dict:
@@ -1054,6 +1091,8 @@ def train(
       A ``TrialsResult``; results do not depend on ``chunk_size``,
       ``batch_size``, ``n_devices`` or ``checkpoint``.
     """
+    validate.function(progress, "progress", optional=True)
+    validate.boolean(overwrite, "overwrite")
     plan = prepare(net, X, Y, masks=masks, n_trials=n_trials, seed=seed, config=config, optimizer=optimizer,
                    params0=params0, trial_ids=trial_ids, chunk_size=chunk_size, batch_size=batch_size,
                    n_devices=n_devices, program=program, **config_kwargs)

@@ -5,7 +5,8 @@
 2. The barrier matrix of Table 3's tanh and ELU solutions: valley points join
    valley points at y4²/2, global minima join global minima at L*, and no
    path from the valley to a global minimum stays below y4²/2; the Theorem 6
-   certificate is what turns that into "not connected (proved)".
+   certificate (a theory.Theorem6Certificate, re-checked against the question) is what turns that
+   into "not connected below alpha" with evidence "proved".
 
 Both run in float64 (x64 is on for the test session, tests/conftest.py).
 """
@@ -150,22 +151,32 @@ def test_table3_theorem6_certificate_makes_the_verdict(table3_matrix):
     g = int(np.flatnonzero(label == "global")[0])
     v2 = next(j for j in np.flatnonzero(label == "valley") if j != v and cls[j] == cls[v])
     pv, pg, pv2 = (space.unflatten(Z[i]) for i in (v, g, v2))
-    # trained valley points sit on the valley exactly (GD drives w4, w8 to ~1e-53), so Theorem 6 applies
-    cert = theory.theorem6_certificate(THM, pv, pg, VALLEY)
-    assert cert is not None and "Theorem 6" in cert
-    # it does not apply valley -> valley (w4 = 0 at both ends), nor from the global minimum's side
-    assert theory.theorem6_certificate(THM, pv, pv2, VALLEY) is None
-    assert theory.theorem6_certificate(THM, pg, pv, VALLEY) is None
+    # a trained point is near the valley, not on it: the proof's equations hold only to training accuracy,
+    # so no certificate is issued for it; the exact valley point θ(a, b) with the trained point's a, b gets one
+    wv = np.asarray(theory.w_from_params(jax.tree.map(np.asarray, pv)))
+    exact = theory.valley_point(THM, act, a=float(wv[0] / THM.y1), b=float(wv[2] / THM.y3))
+    try:
+        theory.theorem6_certificate(THM, act, pv, pg, VALLEY)
+    except ValueError as e:
+        assert "equations" in str(e) or "loss" in str(e)
+    cert = theory.theorem6_certificate(THM, act, exact, pg, VALLEY)
+    assert "Theorem 6" in str(cert)
+    # it is not issued valley -> valley point (w4 = 0 at both ends), nor from the global minimum's side
+    with pytest.raises(ValueError, match="w4"):
+        theory.theorem6_certificate(THM, act, exact, exact, VALLEY)
+    with pytest.raises(ValueError, match="params_valley"):
+        theory.theorem6_certificate(THM, act, pg, pv, VALLEY)
+    ze = space.flatten(exact)
     kw = dict(alpha=VALLEY, methods=("linear", "neb"), steps=1000)
-    plain = K.connect(f, Z[v], Z[g], **kw)
-    proved = K.connect(f, Z[v], Z[g], certificate=cert, **kw)
+    plain = K.connect(f, ze, Z[g], **kw)
+    proved = K.connect(f, ze, Z[g], certificate=cert, **kw)
     # the same search, the same failure; only the certificate turns "not found" into "not connected"
-    assert plain.verdict == K.NOT_FOUND and plain.certificate is None
-    assert proved.verdict == K.CERTIFIED_DISCONNECTED and proved.certificate == cert and cert in proved.summary()
+    assert plain.verdict == K.NOT_FOUND and plain.certificate is None and plain.evidence == "none"
+    assert proved.verdict == K.CERTIFIED_DISCONNECTED and proved.evidence == "proved" and "Theorem 6" in proved.summary()
     assert proved.max_loss == pytest.approx(plain.max_loss, rel=1e-12) and plain.max_loss > VALLEY + TOL
-    # and a certificate never overrides a found path: valley -> valley in one sign class stays "connected"
-    ok = K.connect(f, Z[v], Z[v2], certificate=cert, **kw)
-    assert ok.verdict == K.CONNECTED and ok.certificate is None
+    # a certificate issued for one pair is refused for another pair (valley -> valley in one sign class)
+    with pytest.raises(ValueError, match="endpoints"):
+        K.connect(f, ze, Z[v2], certificate=cert, **kw)
 
 
 # ----------------------------------------------------------------------------- plot: log colour bar ticks

@@ -18,5 +18,5 @@ def test_notebook_runs_quick(monkeypatch):
                             resources={"metadata": {"path": os.path.join(env_root, "notebooks")}})
     client.execute()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "not connected below alpha (proved)" in text  # the Theorem 6 demonstration
+    assert "not connected below alpha [proved" in text  # the Theorem 6 demonstration, with its evidence
     assert "connected below alpha" in text

@@ -123,13 +123,24 @@ def test_figure3_and_figure4_draw_the_stored_curves(tmp_path):
     assert line.get_ydata()[-1] == floor
     _check_png(plot.save(fig, str(tmp_path / "f3.png"))[0])
 
-    run = deep_nonlinear.Fig4Run(activation="tanh", history=np.array([[1.0, 0.5, 0.1]]), history_steps=np.array([0, 10, 20]),
-                                 rank_steps=np.array([0, 20]), rank=np.array([[[3, 4], [5, 6]]]),
-                                 stable_rank=np.ones((1, 2, 2)), final_loss=np.array([0.1]), min_output_connections=np.array([8]),
-                                 unused_inputs=np.array([0]), effective_density=np.array([1.0]), theorems=[[]])
-    fig = plot.figure4(deep_nonlinear.Fig4Result(runs=(run,), densities=np.array([1.0]), config={}, data={}, wall_time=1.0))
+    # two densities that stopped at different steps (20 and 40; the first padded with NaN): each drawn
+    # against step / its own total steps, as the paper rescales epochs
+    nan = np.nan
+    run = deep_nonlinear.Fig4Run(activation="tanh", history=np.array([[1.0, 0.5, 0.1, nan, nan], [1.0, 0.8, 0.6, 0.3, 0.2]]),
+                                 history_steps=np.array([0, 10, 20, 30, 40]), rank_steps=np.array([0, 20, 40]),
+                                 rank=np.array([[[3, 4], [5, 6], [nan, nan]], [[3, 4], [4, 4], [5, 5]]]),
+                                 stable_rank=np.ones((2, 3, 2)), final_loss=np.array([0.1, 0.2]),
+                                 min_output_connections=np.array([8, 8]), unused_inputs=np.array([0, 0]),
+                                 effective_density=np.array([1.0, 0.5]), theorems=[[], []], total_steps=np.array([20, 40]),
+                                 status=np.array(["target", "cap"]), wall_time=np.array([1.0, 2.0]))
+    fig = plot.figure4(deep_nonlinear.Fig4Result(runs=(run,), densities=np.array([1.0, 0.5]), config={}, data={},
+                                                 wall_time=1.0))
     ranks = [tuple(l.get_ydata()) for l in fig.axes[1].get_lines()]
-    assert ranks == [(3, 5), (4, 6)]  # one line per hidden layer, the stored ranks
+    assert ranks[:2] == [(3, 5), (4, 6)]  # one line per hidden layer, the stored ranks (padding left out)
+    losses = fig.axes[0].get_lines()
+    np.testing.assert_array_equal(losses[0].get_xdata(), [0, 0.5, 1.0])
+    np.testing.assert_array_equal(losses[1].get_xdata(), [0, 0.25, 0.5, 0.75, 1.0])
+    assert losses[1].get_linestyle() == "--" and "(cap)" in losses[1].get_label()
     _check_png(plot.save(fig, str(tmp_path / "f4.png"))[0])
 
 
@@ -138,9 +149,10 @@ def test_path_report_figure_states_the_verdict(tmp_path):
 
     s = np.linspace(0, 2, 21)
     losses = np.where(s < 1, 2.0, 2.0 - (s - 1) * 1.5)
-    rep = paths.PathReport(s, losses, 0.0, 1e-9, 0.5, 0.5, 0.0, 1e-8, True, ("a", "b"), "Theorem 4")
+    rep = paths.PathReport(s, losses, 0.0, 1e-9, 0.5, 0.5, 0.0, 1e-8, True, ("a", "b"), "Theorem 4", verdict="PASS",
+                           evidence="certified", rise_bound=0.0)
     fig = plot.path_report(rep)
-    assert fig.axes[0].get_title() == "PASS Theorem 4: max rise 0"
+    assert fig.axes[0].get_title() == "PASS [certified] Theorem 4: rise bound 0"
     np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), losses)
     _check_png(plot.save(fig, str(tmp_path / "p.png"))[0])
 

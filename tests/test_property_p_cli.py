@@ -9,7 +9,7 @@ import pytest
 from landscape import cli, paths
 
 
-@pytest.mark.parametrize("case,seed", [("theorem4", 1), ("theorem2.2", 1)])
+@pytest.mark.parametrize("case,seed", [("theorem4", 1), ("theorem2.2", 1), ("theorem3", 1)])
 def test_property_p_cli_writes_verified_report(tmp_path, case, seed, capsys):
     out = str(tmp_path / case)
     rc = cli.main(["property-p", "--case", case, "--seed", str(seed), "--n", "16", "--refine", "1", "--out", out])
@@ -28,4 +28,4 @@ def test_property_p_cli_writes_verified_report(tmp_path, case, seed, capsys):
 
 def test_property_p_cli_rejects_unknown_case():
     with pytest.raises(SystemExit):
-        cli.main(["property-p", "--case", "theorem3"])
+        cli.main(["property-p", "--case", "theorem7"])

@@ -196,7 +196,7 @@ def summary(result: Fig3Result) -> str:
 
 def main(args) -> int:
     cfg = PRESETS[args.preset or "full"]
-    cfg = dataclasses.replace(cfg, seed=args.seed, dtype=args.dtype, **({"max_steps": args.steps} if args.steps else {}))
+    cfg = dataclasses.replace(cfg, seed=args.seed, dtype=args.dtype, **({"max_steps": args.steps} if args.steps is not None else {}))
 
     def write(result, folder, overwrite):
         from landscape import plot
@@ -205,5 +205,6 @@ def main(args) -> int:
                 _common.save_figure(plot.figure3(result), os.path.join(folder, "fig3.png"))]
 
     _common.run_command(args, "fig3", compute=lambda update: run(cfg, _common.train_progress(update)), write=write,
-                        summary=summary, parts=("a", "b"), total=cfg.max_steps)
+                        summary=summary, parts=("a", "b"), total=cfg.max_steps, outputs=["fig3.npz", "fig3.png"],
+                        resume="Nothing was kept (fig3 keeps no checkpoint; a rerun starts afresh).")
     return 0

@@ -25,10 +25,11 @@ import jax
 import numpy as np
 from scipy import stats
 
-from landscape import curvature, io, nets, solutions, trials
+from landscape import curvature, io, nets, solutions, trials, validate
 from landscape.experiments import _common
 from landscape.theory import THEOREM6_LABELS as LABELS
 from landscape.theory import Theorem6, theorem6_global_min, theorem6_labels, w_from_params
+from landscape.verdicts import Evidence
 
 ACTIVATIONS = ("shifted_sigmoid", "tanh", "leaky_relu", "elu", "relu")
 
@@ -40,6 +41,10 @@ PAPER = {
     "relu": {"global": 5, "valley": 7, "n_solutions": 11, "solution_counts": [17, 15, 5, 19, 6, 6, 6, 8, 7, 7, 4]},
 }
 """The paper's Table 3 (100 trials each): boxed = valley, bold = global."""
+
+LABEL_EVIDENCE = Evidence.SAMPLED
+"""Table 3's labels are tolerance bands checked at each trained end point (one sample of the
+claim "this trial ended in the valley / at the global minimum")."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,14 +85,19 @@ class Table3Config:
     solution_tol: float = 0.05
 
     def __post_init__(self):
-        object.__setattr__(self, "activations", tuple(self.activations))
-        object.__setattr__(self, "y", tuple(float(v) for v in self.y))
-        if not self.activations:
-            raise ValueError("activations: expected at least one activation name")
+        set_ = lambda name, v: object.__setattr__(self, name, v)  # noqa: E731 - frozen: the validated values
+        if isinstance(self.activations, str):
+            raise TypeError(f"activations: expected a sequence of names such as ('tanh', 'relu'), got {self.activations!r} (a str)")
+        set_("activations", validate.one_of_each(self.activations, "activations"))
         for a in self.activations:
             nets.MLP((3, 2, 3), a)  # raises on an unknown name
-        if isinstance(self.n_trials, bool) or int(self.n_trials) < 1:
-            raise ValueError(f"n_trials: expected an integer >= 1, got {self.n_trials!r}")
+        set_("n_trials", validate.integer(self.n_trials, "n_trials", low=1))
+        set_("seed", validate.seed(self.seed))
+        if isinstance(self.y, (str, bytes)) or not hasattr(self.y, "__len__") or len(self.y) != 4:
+            raise ValueError(f"y: expected the four targets (y1, y2, y3, y4) of Eq. (3), got {validate.got(self.y)}")
+        set_("y", tuple(validate.real(v, f"y: y{i}") for i, v in enumerate(self.y, 1)))
+        for name in ("global_tol", "valley_w4_tol", "valley_tol", "grad_tol", "solution_tol"):
+            set_(name, validate.nonnegative(getattr(self, name), name))
         Theorem6(*self.y).check()
         self.train_config()  # validates learning rate, steps, loss, dtype
 
@@ -144,8 +154,8 @@ def distinct_solutions(cfg: Table3Config, net, params, labels: np.ndarray, loss_
 def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, gtol: float = 1e-3,
                      eig_atol: float = 1e-4) -> list:
     """Adds ``"curvature"`` (``curvature.classify_critical_point`` at the representative: not
-    critical / saddle / flat minimum with its number of flat directions /
-    strict minimum; exact 8×8 Hessian on the free weights) to every solution.
+    critical / saddle / flat minimum / degenerate / strict minimum, with its number of flat
+    directions; exact 8×8 Hessian on the free weights) and ``"curvature_evidence"`` to every solution.
     Tolerances: gradient ≤ ``gtol``; an eigenvalue is zero when ≤ ``eig_atol``.
     The Hessian does not see ReLU's kinks: read ReLU labels with that in mind.
 
@@ -160,7 +170,8 @@ def curvature_labels(cfg: Table3Config, activation: str, params, sols: list, *, 
         p = jax.tree.map(lambda a: np.asarray(a, dtype)[s["representative"]], params)
         c = curvature.classify_critical_point(f, space.flatten(nets.apply_masks(p, space.masks), check=False), gtol=gtol,
                                               eig_atol=eig_atol)
-        out.append({**s, "curvature": c.label, "n_flat": int(c.to_dict().get("n_flat") or 0)})
+        out.append({**s, "curvature": c.label, "curvature_evidence": c.evidence,
+                    "n_flat": int(c.to_dict().get("n_flat") or 0)})
     return out
 
 
@@ -170,6 +181,10 @@ def with_curvature(result: "Table3Result", **kwargs) -> "Table3Result":
     results = {a: dataclasses.replace(r, solutions=curvature_labels(cfg, a, r.trials.params, r.solutions, **kwargs))
                for a, r in result.results.items()}
     return dataclasses.replace(result, results=results)
+
+
+DENOMINATORS = ("all", "non-diverged")
+"""What a fraction is of: ``"all"`` trials (diverged ones included), or the ``"non-diverged"`` ones."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,16 +202,52 @@ class ActivationResult:
     def counts(self) -> dict:
         return {lab: int(np.sum(self.labels == lab)) for lab in LABELS}
 
-    def to_dict(self) -> dict:
+    def denominator(self, which: str = "all") -> int:
+        """The number of trials a fraction is of: all of them, or the non-diverged ones."""
+        validate.choice(which, "denominator", DENOMINATORS)
         n = self.trials.n_trials
+        return n if which == "all" else n - self.counts["diverged"]
+
+    def fractions(self, which: str = "all") -> dict:
+        """``label -> (fraction, (wilson_lo, wilson_hi))`` over ``denominator(which)`` trials.
+
+        Over the non-diverged trials, ``diverged`` is left out; when every trial diverged the
+        fractions are NaN and the intervals ``(nan, nan)`` (there is nothing to divide by).
+        """
+        n = self.denominator(which)
+        out = {}
+        for lab, k in self.counts.items():
+            if which == "non-diverged" and lab == "diverged":
+                continue
+            out[lab] = (k / n, wilson(k, n)) if n else (float("nan"), (float("nan"), float("nan")))
+        return out
+
+    def to_dict(self) -> dict:
+        n, m = self.trials.n_trials, self.denominator("non-diverged")
         counts = self.counts
+        all_, nd = self.fractions("all"), self.fractions("non-diverged")
         return {"n_trials": n, "counts": counts,
-                "fractions": {k: v / n for k, v in counts.items()},
-                "wilson95": {k: list(wilson(v, n)) for k, v in counts.items()},
+                "fractions": {k: v[0] for k, v in all_.items()},
+                "fractions_denominator": f"all {n} trials, diverged ones included",
+                "wilson95": {k: list(v[1]) for k, v in all_.items()},
+                "n_non_diverged": m,
+                "fractions_non_diverged": {k: v[0] for k, v in nd.items()},
+                "fractions_non_diverged_denominator": f"the {m} trials that did not diverge",
+                "wilson95_non_diverged": {k: list(v[1]) for k, v in nd.items()},
                 "n_solutions": len(self.solutions),
                 "solutions": [{k: v for k, v in s.items() if k != "members"} for s in self.solutions],
                 "engine_status": self.trials.status_counts(), "seconds": self.seconds,
                 "paper": PAPER.get(self.activation)}
+
+
+def format_columns(header: list, rows: list, *, left: int = 1) -> list:
+    """Lines of a text table whose columns stay aligned whatever the widths (counts up to 10^6
+    and beyond): each column is as wide as its widest cell; the first ``left`` columns are
+    left-aligned, the others right-aligned; two spaces between columns."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    fmt = lambda cells: "  ".join(f"{str(c):<{w}}" if j < left else f"{str(c):>{w}}"  # noqa: E731
+                                  for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return [fmt(header)] + [fmt(r) for r in rows]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,27 +281,48 @@ class Table3Result:
         _common.write_json(paths["json"], self.to_dict(), overwrite=overwrite)
         return paths
 
-    def format_table(self) -> str:
-        """The table as text, beside the paper's numbers."""
+    def format_table(self, denominator: str = "all") -> str:
+        """The table as text, beside the paper's numbers.
+
+        Args:
+          denominator: fractions over ``"all"`` trials (diverged ones included) or over the
+            ``"non-diverged"`` ones; the table says which, and gives the denominator per row
+            (column ``of``). Columns are as wide as their widest entry.
+        """
+        validate.choice(denominator, "denominator", DENOMINATORS)
         cfg = self.config
         lines = [f"Table 3 -- {cfg.n_trials} trials per activation, GD lr={cfg.learning_rate}, <= {cfg.max_steps} steps, "
                  f"loss={cfg.loss}, {cfg.dtype}, seed={cfg.seed}",
-                 f"global minimum L* = {self.global_min:.6f}, valley loss y4^2/2 = {Theorem6(*cfg.y).valley_loss:g} (half_sum units)",
-                 f"{'activation':<16}{'global':>16}{'valley':>16}{'other':>7}{'unconv':>8}{'diverg':>8}{'#sol':>6}"
-                 f"{'paper g/v':>12}{'time':>8}"]
+                 f"global minimum L* = {self.global_min:.6f}, valley loss y4^2/2 = {Theorem6(*cfg.y).valley_loss:g} (half_sum units)"]
+        if denominator == "all":
+            lines.append("fractions: % of all trials of the activation, diverged ones included (column 'of')")
+        else:
+            lines.append("fractions: % of the trials that did not diverge (column 'of'); diverged trials are counted apart")
+        header = ["activation", "of", "global", "global %  [95% CI]", "valley", "valley %  [95% CI]", "other", "unconv",
+                  "diverg", "#sol", "paper g/v", "time"]
+        pct = lambda f: "-" if not np.isfinite(f[0]) else f"{100 * f[0]:.1f}  [{100 * f[1][0]:.1f}, {100 * f[1][1]:.1f}]"  # noqa: E731
+        rows = []
         for a, r in self.results.items():
-            c, n = r.counts, r.trials.n_trials
-            lo_g, hi_g = wilson(c["global"], n)
-            lo_v, hi_v = wilson(c["valley"], n)
+            c, fr = r.counts, r.fractions(denominator)
             p = PAPER.get(a)
-            paper = f"{p['global']}/{p['valley']}" if p else "-"
-            lines.append(f"{a:<16}{c['global']:>4} [{lo_g:.2f},{hi_g:.2f}]{c['valley']:>4} [{lo_v:.2f},{hi_v:.2f}]"
-                         f"{c['other']:>7}{c['unconverged']:>8}{c['diverged']:>8}{len(r.solutions):>6}{paper:>12}{r.seconds:>7.2f}s")
-        lines.append("[lo,hi]: Wilson 95% interval of the fraction. paper: the paper's counts out of 100.")
+            rows.append([a, r.denominator(denominator), c["global"], pct(fr["global"]), c["valley"], pct(fr["valley"]),
+                         c["other"], c["unconverged"], c["diverged"], len(r.solutions),
+                         f"{p['global']}/{p['valley']}" if p else "-", f"{r.seconds:.2f}s"])
+        lines += format_columns(header, rows)
+        lines.append("[95% CI]: Wilson score interval of the fraction. paper: the paper's counts out of 100.")
+        lines.append(f"labels [{LABEL_EVIDENCE}]: tolerance bands at each trained end point (theory.theorem6_labels: "
+                     f"global |L - L*| <= {cfg.global_tol:g}; valley |w4| <= {cfg.valley_w4_tol:g} and L in "
+                     f"[y4^2/2 - {cfg.global_tol:g}, y4^2/2 + {cfg.valley_tol:g}]); a 'valley' end point is near the "
+                     "Theorem 6 valley, not proved to lie in it (theory.certify_valley checks a point)")
+        n_div = sum(r.counts["diverged"] for r in self.results.values())
+        if n_div and denominator == "all":
+            lines.append(f"{n_div} trials diverged; fractions of the non-diverged trials: format_table('non-diverged'), "
+                         "--denominator non-diverged, or 'fractions_non_diverged' in table3.json")
         for a, r in self.results.items():
             if len(r.solutions) > 2 or any("curvature" in s for s in r.solutions):
                 sol = ", ".join(f"{s['count']}x L={s['loss']:.4g} ({s['label']}"
-                                + (f"; {s['curvature']}" + (f", {s['n_flat']} flat" if s["n_flat"] else "") if "curvature" in s else "")
+                                + (f"; {s['curvature']} [{s.get('curvature_evidence', 'sampled')}]"
+                                   + (f", {s['n_flat']} flat" if s["n_flat"] else "") if "curvature" in s else "")
                                 + ")" for s in r.solutions)
                 lines.append(f"{a} distinct solutions ({len(r.solutions)}): {sol}")
         if "relu" in self.results:
@@ -312,22 +384,32 @@ def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = Table3Config()
-    p.add_argument("--trials", type=int, default=d.n_trials, help="trials per activation (default %(default)s)")
-    p.add_argument("--steps", type=int, default=d.max_steps, help="max GD steps (default %(default)s)")
-    p.add_argument("--lr", type=float, default=d.learning_rate, help="learning rate (default %(default)s)")
+    p.add_argument("--trials", type=_common.count_arg(1), default=d.n_trials, help="trials per activation (default %(default)s)")
+    p.add_argument("--steps", type=_common.count_arg(1), default=d.max_steps, help="max GD steps (default %(default)s)")
+    p.add_argument("--lr", type=_common.positive_arg, default=d.learning_rate, help="learning rate (default %(default)s)")
     p.add_argument("--loss", choices=nets.LOSSES, default=d.loss, help="half_sum = Eq. (1); mean = PyTorch MSELoss")
-    p.add_argument("--activations", default=",".join(d.activations), help="comma-separated names (default: the paper's five)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--activations", type=_common.activation_list, default=",".join(d.activations),
+                   help="comma-separated names (default: the paper's five)")
+    p.add_argument("--seed", type=_common.seed_arg, default=d.seed, help="root seed, an integer in [0, 2**32)")
     p.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
-    p.add_argument("--checkpoint", action="store_true", help="checkpoint into the output folder; a rerun resumes")
+    p.add_argument("--checkpoint", action="store_true",
+                   help="checkpoint into the output folder after every chunk of steps; the same command resumes (also after Ctrl-C)")
     p.add_argument("--curvature", action="store_true",
                    help="label each distinct solution by its Hessian: saddle / flat minimum (n flat directions) / strict minimum")
+    p.add_argument("--denominator", choices=DENOMINATORS, default="all",
+                   help="fractions printed over all trials (default) or over the non-diverged ones (the JSON holds both)")
     _common.add_output_arguments(p, "results/table3", "table3.json, table3.png, trials_<activation>.npz")
 
 
 def main(args) -> int:
-    cfg = Table3Config(activations=tuple(a.strip() for a in args.activations.split(",") if a.strip()), n_trials=args.trials,
-                       max_steps=args.steps, learning_rate=args.lr, loss=args.loss, seed=args.seed, dtype=args.dtype)
+    cfg = Table3Config(activations=tuple(args.activations), n_trials=args.trials, max_steps=args.steps,
+                       learning_rate=args.lr, loss=args.loss, seed=args.seed, dtype=args.dtype)
+    outputs = ["table3.json", "table3.png", *(f"{p}_{a}.npz" for a in cfg.activations for p in ("trials", "ckpt"))]
+    if args.checkpoint:
+        resume = (f"Checkpoints of the completed chunks of steps are in {os.path.join(args.out, 'ckpt_<activation>.npz')} "
+                  "(the chunk in flight is lost).")
+    else:
+        resume = "Nothing was kept (run with --checkpoint to make a run resumable)."
 
     def compute(update):
         res = run_table3(cfg, progress=_common.train_progress(update),
@@ -340,6 +422,7 @@ def main(args) -> int:
         paths = res.save(folder, overwrite=overwrite)
         return [*paths.values(), _common.save_figure(plot.table3(res), os.path.join(folder, "table3.png"))]
 
-    _common.run_command(args, "table3", compute=compute, write=write, summary=Table3Result.format_table,
-                        parts=cfg.activations, total=cfg.max_steps)
+    _common.run_command(args, "table3", compute=compute, write=write,
+                        summary=lambda res: res.format_table(denominator=args.denominator),
+                        parts=cfg.activations, total=cfg.max_steps, outputs=outputs, resume=resume)
     return 0

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import slices, theory, trials
+from landscape import slices, theory, trials, validate
 from landscape.activations import activation_name, get_activation
 from landscape.experiments import _common
 from landscape.theory import Theorem6
@@ -178,44 +178,87 @@ def trajectory_picture(activation="tanh", thm: Theorem6 = Theorem6(), *, n_trial
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--activations", nargs="+", default=["tanh", "leaky_relu"], help="activation names (default: tanh leaky_relu)")
-    p.add_argument("--b", type=float, default=10.0, help="the valley's b (default 10)")
-    p.add_argument("--a-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+    c = _common
+    p.add_argument("--activations", nargs="+", type=c.activation_arg, default=["tanh", "leaky_relu"],
+                   help="activation names (default: tanh leaky_relu)")
+    p.add_argument("--b", type=c.real_arg, default=10.0, help="the valley's b (default 10; 1/b must be a value of σ)")
+    p.add_argument("--a-range", type=c.real_arg, nargs=2, default=None, metavar=("LO", "HI"),
                    help="range of a (default: max(0.5, 1.25/sup σ) to 10)")
-    p.add_argument("--t-range", type=float, nargs=2, default=[-0.25, 1.25], metavar=("LO", "HI"))
-    p.add_argument("--n", type=int, default=201, help="grid points per axis (default 201)")
+    p.add_argument("--t-range", type=c.real_arg, nargs=2, default=[-0.25, 1.25], metavar=("LO", "HI"))
+    p.add_argument("--n", type=c.count_arg(2), default=201, help="grid points per axis (default 201)")
     p.add_argument("--log", action="store_true", help="log colour scale")
-    p.add_argument("--formats", nargs="+", default=["png", "pdf"])
+    p.add_argument("--formats", nargs="+", choices=("png", "pdf", "svg"), default=["png", "pdf"])
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     p.add_argument("--trajectories", action="store_true", help="also draw the trajectory picture (trains Table 3 trials)")
-    p.add_argument("--trials", type=int, default=100, help="trials for --trajectories (default 100, as Table 3)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-steps", type=int, default=50_000)
-    _common.add_output_arguments(p, "results/fig5", "fig5_<activation>.npz/.png/.pdf", progress=False)
+    p.add_argument("--trials", type=c.count_arg(1), default=100, help="trials for --trajectories (default 100, as Table 3)")
+    p.add_argument("--seed", type=c.seed_arg, default=0)
+    p.add_argument("--max-steps", type=c.count_arg(1), default=50_000)
+    c.add_output_arguments(p, "results/fig5", "fig5_<activation>.npz/.png/.pdf", progress=False)
+
+
+def _check(args) -> None:
+    """Everything the run needs, checked before it starts (axes, b, activations)."""
+    validate.one_of_each(args.activations, "--activations")
+    for option, rng in (("--t-range", args.t_range), ("--a-range", args.a_range)):
+        try:
+            if rng is not None:
+                slices.axis(*rng, args.n)
+        except ValueError as e:
+            raise ValueError(f"{option}: {str(e).removeprefix('axes: ')}") from None
+    if args.a_range is not None:
+        if not args.a_range[0] > 0:
+            raise ValueError(f"--a-range: expected LO > 0 (the valley needs a > 0), got {args.a_range[0]}")
+    for act in args.activations:
+        try:
+            theory.invert_activation(act, 1.0 / args.b if args.b != 0 else np.inf)
+        except ValueError:
+            raise ValueError(f"--b: expected 1/b to be a value of {act} (σ(w7) = 1/b on the valley), got b={args.b}") from None
 
 
 def main(args) -> int:
     from landscape import plot
 
-    out = _common.output_folder(args.out)
+    _check(args)
     dtype = jnp.dtype(args.dtype)
-    for act in args.activations:
-        t0 = time.perf_counter()
-        a_range = default_a_range(act, args.n) if args.a_range is None else (*args.a_range, args.n)
-        grid = figure5(act, b=args.b, a_range=a_range, t_range=(*args.t_range, args.n), dtype=dtype,
-                       path=os.path.join(out, f"fig5_{act}.npz"), overwrite=args.overwrite)
-        files = plot.save(plot.figure5(grid, log=args.log), os.path.join(out, f"fig5_{act}"), args.formats)
-        print(f"fig5 {act}: {args.n}x{args.n} grid in {time.perf_counter() - t0:.1f} s -> {', '.join(files)}")
-        if args.trajectories:
+    outputs = [f"{kind}_{act}.{ext}" for act in args.activations for kind in ("fig5", "trajectories")
+               for ext in ("npz", "png", "pdf", "svg")]
+    resume = (f"The grid points computed so far are in {os.path.join(args.out, 'fig5_<activation>.npz')} "
+              "(written after every chunk of points).")
+
+    def compute(update):
+        out, done = args.out, []
+        for act in args.activations:
             t0 = time.perf_counter()
-            try:
-                grid = trajectory_picture(act, n_trials=args.trials, seed=args.seed, max_steps=args.max_steps,
-                                          dtype=args.dtype, path=os.path.join(out, f"trajectories_{act}.npz"),
-                                          overwrite=args.overwrite)
-            except RuntimeError as e:
-                print(f"trajectories {act}: {e}")
+            a_range = default_a_range(act, args.n) if args.a_range is None else (*args.a_range, args.n)
+            grid = figure5(act, b=args.b, a_range=a_range, t_range=(*args.t_range, args.n), dtype=dtype,
+                           path=os.path.join(out, f"fig5_{act}.npz"), overwrite=args.overwrite)
+            done.append(("fig5", act, grid, time.perf_counter() - t0, None))
+            if args.trajectories:
+                t0 = time.perf_counter()
+                try:
+                    tg = trajectory_picture(act, n_trials=args.trials, seed=args.seed, max_steps=args.max_steps,
+                                            dtype=args.dtype, path=os.path.join(out, f"trajectories_{act}.npz"),
+                                            overwrite=args.overwrite)
+                    done.append(("trajectories", act, tg, time.perf_counter() - t0, None))
+                except RuntimeError as e:
+                    done.append(("trajectories", act, None, time.perf_counter() - t0, str(e)))
+        return done
+
+    def write(done, folder, overwrite):
+        files = []
+        for kind, act, grid, _, _ in done:
+            if grid is None:
                 continue
-            fig = plot.contour(grid, log=True, title=f"{act}: PCA plane of two Table 3 trials")
-            files = plot.save(fig, os.path.join(out, f"trajectories_{act}"), args.formats)
-            print(f"trajectories {act}: {time.perf_counter() - t0:.1f} s -> {', '.join(files)}")
+            files.append(os.path.join(folder, f"{kind}_{act}.npz"))
+            fig = (plot.figure5(grid, log=args.log) if kind == "fig5"
+                   else plot.contour(grid, log=True, title=f"{act}: PCA plane of two Table 3 trials"))
+            files += plot.save(fig, os.path.join(folder, f"{kind}_{act}"), args.formats)
+        return files
+
+    def summary(done):
+        return "\n".join(f"{kind} {act}: {error}" if error else
+                         f"{kind} {act}: {'x'.join(str(len(a)) for a in grid.axes)} grid in {seconds:.1f} s"
+                         for kind, act, grid, seconds, error in done)
+
+    _common.run_command(args, "fig5", compute=compute, write=write, summary=summary, outputs=outputs, resume=resume)
     return 0
