@@ -741,6 +741,11 @@ class TrialsPlan:
             raise ValueError(f"c: expected a chunk index in 0..{self.n_chunks - 1}, got {c!r}")
         return np.arange(c * self.chunk_size, min((c + 1) * self.chunk_size, self.n_trials))
 
+    def programs(self) -> tuple:
+        """The jit-compiled ``(init, chunk)`` programs of this plan (cached across plans of one setting)."""
+        return _programs(self.net, self.config, self.optimizer, self.masks_per_trial, self.mesh, self.block, self.entries,
+                         self.meta["optimizer"]["name"] != "custom")
+
     def put(self, a):
         """``a`` (leading trial axis) on the devices, sharded over ``"trials"``."""
         return jnp.asarray(a) if self.mesh is None else jax.device_put(a, NamedSharding(self.mesh, P("trials")))
@@ -924,13 +929,7 @@ def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
     padded = np.concatenate([rows, np.full(pad, rows[-1])])
     ids = plan.trial_ids[rows]
     ids = np.concatenate([ids, ids[-1] + 1 + np.arange(pad)])  # padding trials
-    init, chunk = _programs(plan.net, cfg, plan.optimizer, plan.masks_per_trial, plan.mesh, plan.block, plan.entries,
-                            plan.meta["optimizer"]["name"] != "custom")
-    masks = (jax.tree.map(lambda m: plan.put(m[padded]), plan.masks) if plan.masks_per_trial
-             else jax.tree.map(plan.replicate, plan.masks))
-    X, Y = plan.replicate(plan.X), plan.replicate(plan.Y)
-    p0 = None if plan.params0 is None else jax.tree.map(lambda p: plan.put(p[padded]), plan.params0)
-    state = init(jnp.asarray(plan.seed, jnp.uint32), plan.put(ids.astype(np.uint32)), masks, p0)
+    chunk, (state, X, Y, masks) = _chunk_inputs(plan, padded, ids)
     hist, phist, steps_done = np.zeros((plan.width, cfg.n_history), dtype=dtype), None, 0
     if resume is not None:
         state = jax.tree.unflatten(jax.tree.structure(state), [plan.put(np.asarray(a)) for a in jax.tree.leaves(resume.state)])
@@ -959,6 +958,30 @@ def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
     return _chunk_outputs(cfg, state, hist, phist, steps_done, k)
 
 
+def _chunk_inputs(plan: TrialsPlan, padded: np.ndarray, ids: np.ndarray) -> tuple:
+    """``(chunk program, (initial state, X, Y, masks))`` on the devices for ``plan.width`` trials."""
+    init, chunk = plan.programs()
+    masks = (jax.tree.map(lambda m: plan.put(m[padded]), plan.masks) if plan.masks_per_trial
+             else jax.tree.map(plan.replicate, plan.masks))
+    X, Y = plan.replicate(plan.X), plan.replicate(plan.Y)
+    p0 = None if plan.params0 is None else jax.tree.map(lambda p: plan.put(p[padded]), plan.params0)
+    state = init(jnp.asarray(plan.seed, jnp.uint32), plan.put(ids.astype(np.uint32)), masks, p0)
+    return chunk, (state, X, Y, masks)
+
+
+def chunk_jaxpr(plan: TrialsPlan):
+    """The jaxpr of ``plan``'s compiled chunk program (``config.chunk_steps`` steps of ``plan.width``
+    trials), to inspect what runs: e.g. that trials are vmapped, not looped one at a time
+    (tests/test_trials_engine.py checks this for the accelerator setting).
+
+    Returns:
+      A ``jax.core.ClosedJaxpr``.
+    """
+    rows = np.arange(plan.width) % plan.n_trials
+    chunk, args = _chunk_inputs(plan, rows, np.arange(plan.width))
+    return jax.make_jaxpr(chunk)(*args)
+
+
 STOP = threading.Event()
 """Set it to stop every ``train`` / ``run_chunk`` of this process at its next wait: each raises
 ``KeyboardInterrupt`` (in whatever thread it runs); clear it before training again. A checkpoint
@@ -982,7 +1005,7 @@ def _wait(tree) -> None:
         if all(a.is_ready() for a in leaves):
             return
         time.sleep(delay)
-        delay = min(2 * delay, 0.02)
+        delay = min(2 * delay, 1e-3)  # at most 1 ms late: a chunk of steps can take only ~50 ms (issue 12)
 
 
 def _chunk_outputs(cfg: TrainConfig, state, hist, phist, steps_done: int, k: int) -> dict:
