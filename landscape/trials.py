@@ -596,10 +596,10 @@ def _program_entries(net: MLP, X, masks, per_trial: bool, program: Optional[str]
     """The ``"unrolled"`` program's entries (shared masks: the free ones), or None for ``"vmap"``."""
     if program is not None and program not in PROGRAMS:
         raise ValueError(f"program: expected one of {PROGRAMS} or None (automatic), got {program!r}")
-    entries = nets.entries(net, None if per_trial else masks)
-    if program is None:
-        program = choose_program(net, len(entries), X.shape[1])
-    return entries if program == "unrolled" else None
+    if program is None:  # count first: listing the entries of a big net would take seconds of Python
+        n_entries = nets.n_params(net) if per_trial else nets.num_free(masks)
+        program = choose_program(net, n_entries, X.shape[1])
+    return nets.entries(net, None if per_trial else masks) if program == "unrolled" else None
 
 
 def _widths(local: int, batch: int, unrolled: bool) -> tuple:
