@@ -1,7 +1,7 @@
 """Batched training: many independent trials of one masked MLP in one program.
 
-``train`` runs ``n_trials`` gradient-based training runs at once: ``jax.vmap``
-over trials, ``jax.lax.scan`` over a chunk of steps, the trials sharded over
+``train`` runs ``n_trials`` gradient-based training runs at once: batched over
+trials (one of two programs, below), ``jax.lax.scan`` over a chunk of steps, the trials sharded over
 every local device (a ``NamedSharding`` on a ``"trials"`` axis). The Python loop
 only walks over chunks of steps (early exit once every trial has stopped,
 progress hook, checkpoint) and over chunks of trials (bounded memory).
@@ -17,14 +17,28 @@ trials on one host and others elsewhere):
   (progress, checkpoint) and an optional state to resume from;
 * ``merge(plan, parts) -> TrialsResult``: the per-chunk outputs, in order.
 
-Vocabulary: ``batch_size`` trials are vmapped together inside the compiled
-program (the rest are looped over with ``lax.map``); ``chunk_size`` trials go
-through one compiled call (and one checkpoint write); ``TrainConfig.chunk_steps``
-counts steps per compiled call.
+Two compiled programs, chosen automatically (``choose_program``):
+
+* ``"unrolled"`` (small nets, few samples: e.g. Table 3): the trial axis last
+  and one ``(B,)`` array per weight/bias entry, the forward pass written out
+  entry by entry (``nets.loss_per_entry``), so every operation is elementwise
+  over trials; masks shared by all trials are known when the program is traced,
+  so their masked entries are never computed; per-trial masks are data (every
+  entry computed, masked ones held at zero). It runs at the speed of a
+  hand-written program of the same math (benchmarks/bench_engine.py).
+* ``"vmap"`` (bigger nets): ``vmap`` of the one-trial step (matrix products).
+
+Vocabulary: ``batch_size`` trials per device run together inside the compiled
+program (a block; blocks are looped over with ``lax.map``; on accelerators the
+default block is wide: up to ``ACCELERATOR_MAX_BATCH`` trials (``"vmap"``) or 2**20
+Table 3 trials (``"unrolled"``) in one vmap, never one trial at a time);
+``chunk_size`` trials go through one compiled call (and one checkpoint write);
+``TrainConfig.chunk_steps`` counts steps per compiled call.
 
 Per trial:
   * key ``jax.random.fold_in(jax.random.key(seed), trial_id)``: a trial's numbers
-    depend only on (seed, trial id), not on batch size, chunking or devices;
+    depend only on (seed, trial id), not on chunking, devices or which other
+    trials run with it (exactly: see ``train``'s Returns);
   * stopping rule: a trial stops at the first step ``t`` where
     ``‖∇L(θ_t)‖₂ ≤ gtol`` (gradient over the free, unmasked coordinates) --
     status ``CONVERGED``; or when its loss is not finite or exceeds
@@ -1093,11 +1107,15 @@ def train(
         then unused).
       trial_ids: ``(n_trials,)`` ids, default ``arange(n_trials)``.
       chunk_size: trials per compiled call and per checkpoint write (bounds
-        memory); default all, at most 2**17. Rounded up to a multiple of the
-        device count; the last chunk is padded so that one compiled program
-        serves every chunk.
-      batch_size: trials vmapped together inside the program (the rest are
-        looped over with ``lax.map``); 0 = all. Default: ``default_batch_size``.
+        memory); default all, at most 2**17 (2**20 for ``"unrolled"`` on an
+        accelerator). Each device's share is padded to whole blocks (see
+        ``batch_size``), so one compiled program serves every chunk.
+      batch_size: trials per device run together inside the program (a
+        block; more blocks are looped over with ``lax.map``); 0 = all of a
+        device's trials in one block. Default: ``default_batch_size``, which
+        depends on the net, the program and the backend only (on accelerators
+        wide blocks: see ``default_batch_size``).
+      program: ``"unrolled"``, ``"vmap"`` or None (automatic, ``choose_program``).
       n_devices: shard over the first this many local devices (default all).
       progress: called after every chunk of steps with a dict (``steps_done``,
         ``max_steps``, ``trials_done``, ``batch_trials`` (trials in the current
@@ -1111,8 +1129,18 @@ def train(
         ``<name>.replaced.npz`` until this run completes) and start afresh.
 
     Returns:
-      A ``TrialsResult``; results do not depend on ``chunk_size``,
-      ``batch_size``, ``n_devices`` or ``checkpoint``.
+      A ``TrialsResult``. Reproducibility (what is guaranteed, and tested):
+      a trial's results depend only on the seed, its trial id, the inputs,
+      the settings, the backend and the compiled program with its block width
+      (``plan.program``, ``plan.block``). They are bit-identical for any
+      ``chunk_size``, ``n_devices``, grouping of trial ids (a subset run
+      alone), ``checkpoint``/resume, and, with the ``"unrolled"`` program
+      (elementwise over trials), any ``batch_size``. With the ``"vmap"``
+      program a different ``batch_size`` is a different program: its matrix
+      products may round differently, so results agree to rounding, not bit
+      for bit; the default block width never depends on the run, so runs that
+      leave ``batch_size`` at its default agree bit for bit. The two programs
+      agree with each other to rounding.
     """
     validate.function(progress, "progress", optional=True)
     validate.boolean(overwrite, "overwrite")
