@@ -525,10 +525,14 @@ def _unrolled_chunk(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, batch_
 PROGRAMS = ("unrolled", "vmap")
 """The two compiled programs (see ``choose_program``)."""
 
-UNROLL_MAX_ENTRIES = 256
+UNROLL_MAX_ENTRIES = 64
 """``choose_program``: the most entries (weights and biases computed per trial) for ``"unrolled"``."""
-UNROLL_MAX_WORK = 4096
-"""``choose_program``: the most ``entries × samples`` for ``"unrolled"`` (its program grows with both)."""
+UNROLL_MAX_WORK = 128
+"""``choose_program``: the most ``entries × samples`` for ``"unrolled"``. Its program is written out
+entry by entry and sample by sample, and XLA's compile time grows faster than its size: measured
+(first call of ``train``, 100 steps, load ~5, init program included): 36 -> 4 s, 192 -> 6.5 s (sgd) /
+15 s (adam), 576 -> 22 s / 53 s, 1536 -> 84 s (sgd), 2880 (adam) -> over 9 minutes; the ``"vmap"``
+program compiles in about 5 s. Table 3 is 24."""
 UNROLL_BLOCK_FLOATS = {"cpu": 2**24, "accelerator": evaluate.ACCELERATOR_FLOATS}
 """``"unrolled"`` blocks hold at most this many floats of live state (CPU: 64 MiB in float32, about 2**17
 Table 3 trials: measured, one block of 131072 trials ran faster than blocks of 2048-32768; accelerators:
@@ -573,7 +577,8 @@ def default_batch_size(net: MLP, *, program: str = "vmap", n_entries: Optional[i
 
     It depends only on the net, the program and the backend (never on the
     number of trials or the chunking): chunks are padded to whole blocks, so
-    every trial runs in a block of the same width.
+    every trial runs in a block of the same width. The price: a run of fewer
+    trials than one block computes a whole block (padding trials, dropped).
 
     Args:
       net: the network.
@@ -1138,7 +1143,7 @@ def train(
       (elementwise over trials), any ``batch_size``. With the ``"vmap"``
       program a different ``batch_size`` is a different program: its matrix
       products may round differently, so results agree to rounding, not bit
-      for bit; the default block width never depends on the run, so runs that
+      for bit (and a chaotic trajectory amplifies that over many steps); the default block width never depends on the run, so runs that
       leave ``batch_size`` at its default agree bit for bit. The two programs
       agree with each other to rounding.
     """
