@@ -250,6 +250,104 @@ def loss(net: MLP, params: Params, X: jax.Array, Y: jax.Array, masks: Optional[M
     return loss_from_output(_hidden_outputs(net, params, X, masks)[-1], Y, loss)
 
 
+# ----------------------------------------------------------------------------- one array per entry
+
+Entry = tuple
+"""One parameter entry: ``(layer, "W", i, j)`` (row ``i``, column ``j`` of ``W_layer``) or ``(layer, "b", i)``."""
+
+
+def entries(net: MLP, masks: Optional[Masks] = None) -> tuple:
+    """The parameter entries, in the params' leaf order (row-major within a leaf).
+
+    Args:
+      net: the network.
+      masks: concrete 0/1 masks shaped like the params (shared by all trials):
+        only the unmasked entries are listed. ``None``: every entry.
+
+    Returns:
+      A tuple of ``Entry`` (hashable: usable as a static argument of ``jit``).
+    """
+    out = []
+    for l, layer in enumerate(shapes(net)):
+        for name in ("W", "b"):
+            if name not in layer:
+                continue
+            m = None if masks is None else np.asarray(masks[l][name])
+            for idx in np.ndindex(*layer[name]):
+                if m is None or m[idx] != 0:
+                    out.append((l, name, *(int(i) for i in idx)))
+    return tuple(out)
+
+
+def loss_per_entry(net: MLP, entries_: tuple, values, X: jax.Array, Y: jax.Array, loss: str = "half_sum") -> jax.Array:
+    """The loss with every parameter entry and every sample written out (entries not listed are zero).
+
+    The same function as ``loss(net, params, X, Y, masks)``, written entry by
+    entry and sample by sample: for sample ``s``, neuron ``i`` of layer ``l`` is
+    ``Σ_j W[i, j] · h_j[s] (+ b_i)`` over the listed entries only, in increasing
+    ``j``; the loss adds up ``Σ_i (f_i[s] − Y[i, s])²`` (``i`` in order) over the samples in order.
+    Every array has the shape of one value (``batch``), so every operation is
+    elementwise over the trailing ``batch`` axes and there is no reduction at all:
+
+    * many trials batch as a trailing axis without ``vmap`` (``vmap`` would put
+      the trial axis first, next to tiny matrix axes, where XLA:CPU ran these
+      shapes ~10× slower);
+    * masked entries are never computed;
+    * a trial's numbers do not depend on how many trials are batched with it:
+      XLA:CPU fuses reductions differently above 16 KiB, which changed the last
+      bits of a ``(n, T)`` layout between ``T = 1024`` and ``2048``; this form
+      was bit-identical from 16 to 16384 trials (benchmarks/RESULTS.md, issue 12).
+
+    The program grows with ``len(entries_) · n``: meant for small nets and few
+    samples (``trials.choose_program``). Summation order differs from ``loss``
+    (which multiplies whole matrices), so the two agree to rounding, not bit for bit.
+
+    Args:
+      net: the network (any depth, width, activation, bias).
+      entries_: from ``entries(net, masks)`` (static).
+      values: a sequence of arrays, one per entry, all of one shape ``batch``
+        (``()`` for one network, ``(T,)`` for ``T`` trials).
+      X: ``(d_x, n)`` data; Y: ``(d_y, n)`` targets.
+      loss: ``"half_sum"`` or ``"mean"`` (see ``LOSSES``).
+
+    Returns:
+      The loss, shape ``batch``.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss: unknown convention {loss!r}; expected one of {LOSSES}")
+    if len(values) != len(entries_) or not len(values):
+        raise ValueError(f"values: expected {len(entries_)} arrays (one per entry, at least one), got {len(values)}")
+    sigma = net.sigma
+    batch = jnp.shape(values[0])
+    by_layer = [dict() for _ in range(net.depth)]
+    for e, v in zip(entries_, values):
+        by_layer[e[0]][e[1:]] = v
+    total = None
+    for s in range(X.shape[1]):
+        h = [X[j, s] for j in range(net.sizes[0])]
+        for l in range(net.depth):
+            w, z = by_layer[l], []
+            for i in range(net.sizes[l + 1]):
+                acc = None
+                for j in range(net.sizes[l]):
+                    if ("W", i, j) in w:
+                        t = w[("W", i, j)] * h[j]
+                        acc = t if acc is None else acc + t
+                if ("b", i) in w:
+                    acc = w[("b", i)] if acc is None else acc + w[("b", i)]
+                z.append(jnp.zeros((), X.dtype) if acc is None else acc)  # a neuron with no input: 0
+            h = z if l == net.depth - 1 else [sigma(a) for a in z]
+        sample = None
+        for i, out in enumerate(h):
+            r = out - Y[i, s]
+            sample = r * r if sample is None else sample + r * r
+        total = sample if total is None else total + sample
+    total = jnp.broadcast_to(total, batch)
+    if loss == "half_sum":
+        return 0.5 * total
+    return total / (Y.shape[0] * Y.shape[1])
+
+
 def num_free(masks: Masks) -> int:
     """Number of unmasked (trainable) entries."""
     return int(sum(np.count_nonzero(np.asarray(m)) for m in jax.tree.leaves(masks)))

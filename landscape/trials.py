@@ -1,7 +1,7 @@
 """Batched training: many independent trials of one masked MLP in one program.
 
-``train`` runs ``n_trials`` gradient-based training runs at once: ``jax.vmap``
-over trials, ``jax.lax.scan`` over a chunk of steps, the trials sharded over
+``train`` runs ``n_trials`` gradient-based training runs at once: batched over
+trials (one of two programs, below), ``jax.lax.scan`` over a chunk of steps, the trials sharded over
 every local device (a ``NamedSharding`` on a ``"trials"`` axis). The Python loop
 only walks over chunks of steps (early exit once every trial has stopped,
 progress hook, checkpoint) and over chunks of trials (bounded memory).
@@ -17,14 +17,28 @@ trials on one host and others elsewhere):
   (progress, checkpoint) and an optional state to resume from;
 * ``merge(plan, parts) -> TrialsResult``: the per-chunk outputs, in order.
 
-Vocabulary: ``batch_size`` trials are vmapped together inside the compiled
-program (the rest are looped over with ``lax.map``); ``chunk_size`` trials go
-through one compiled call (and one checkpoint write); ``TrainConfig.chunk_steps``
-counts steps per compiled call.
+Two compiled programs, chosen automatically (``choose_program``):
+
+* ``"unrolled"`` (small nets, few samples: e.g. Table 3): the trial axis last
+  and one ``(B,)`` array per weight/bias entry, the forward pass written out
+  entry by entry (``nets.loss_per_entry``), so every operation is elementwise
+  over trials; masks shared by all trials are known when the program is traced,
+  so their masked entries are never computed; per-trial masks are data (every
+  entry computed, masked ones held at zero). It runs at the speed of a
+  hand-written program of the same math (benchmarks/bench_engine.py).
+* ``"vmap"`` (bigger nets): ``vmap`` of the one-trial step (matrix products).
+
+Vocabulary: ``batch_size`` trials per device run together inside the compiled
+program (a block; blocks are looped over with ``lax.map``; on accelerators the
+default block is wide: up to ``ACCELERATOR_MAX_BATCH`` trials (``"vmap"``) or 2**20
+Table 3 trials (``"unrolled"``) in one vmap, never one trial at a time);
+``chunk_size`` trials go through one compiled call (and one checkpoint write);
+``TrainConfig.chunk_steps`` counts steps per compiled call.
 
 Per trial:
   * key ``jax.random.fold_in(jax.random.key(seed), trial_id)``: a trial's numbers
-    depend only on (seed, trial id), not on batch size, chunking or devices;
+    depend only on (seed, trial id), not on chunking, devices or which other
+    trials run with it (exactly: see ``train``'s Returns);
   * stopping rule: a trial stops at the first step ``t`` where
     ``‖∇L(θ_t)‖₂ ≤ gtol`` (gradient over the free, unmasked coordinates) --
     status ``CONVERGED``; or when its loss is not finite or exceeds
@@ -54,7 +68,7 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from landscape import io, nets, validate
+from landscape import evaluate, io, nets, validate
 from landscape.nets import MLP
 
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED = 0, 1, 2, 3
@@ -279,7 +293,9 @@ def _global_norm(tree):
     return jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(tree)))
 
 
-def _fresh_state(net: MLP, cfg: TrainConfig, opt, key, masks, params0=None):
+def _fresh_state(net: MLP, cfg: TrainConfig, opt, key, masks, params0=None, opt_entries=None):
+    """One trial's initial state; the optimizer state is of the params pytree, or of
+    the list of ``opt_entries`` (the ``"unrolled"`` program with a per-coordinate optimizer)."""
     dtype = jnp.dtype(cfg.dtype)
     if params0 is None:
         params = nets.init(key, net, masks, scale=cfg.init_scale, dtype=dtype)
@@ -287,24 +303,32 @@ def _fresh_state(net: MLP, cfg: TrainConfig, opt, key, masks, params0=None):
         params = nets.apply_masks(params0, masks)
     inf = jnp.asarray(jnp.inf, dtype)
     # loss and grad_norm are filled in by the first step.
-    return {"params": params, "opt_state": opt.init(params), "status": jnp.int32(RUNNING), "steps": jnp.int32(0),
+    opt_state = opt.init(params if opt_entries is None else _pick(params, opt_entries))
+    return {"params": params, "opt_state": opt_state, "status": jnp.int32(RUNNING), "steps": jnp.int32(0),
             "loss": inf, "grad_norm": inf}
 
 
+def _stopping_rule(cfg: TrainConfig, state, loss, gnorm, allow_update):
+    """``(status, move)``: the stopping rule of the module docstring (shapes: one per trial)."""
+    status = state["status"]
+    running = status == RUNNING
+    bad = ~jnp.isfinite(loss) | (loss > cfg.diverge_loss) | ~jnp.isfinite(gnorm)
+    status = jnp.where(running & bad, DIVERGED, status)
+    status = jnp.where((status == RUNNING) & (gnorm <= cfg.gtol), CONVERGED, status)
+    status = jnp.where((status == RUNNING) & (state["steps"] >= cfg.max_steps), MAX_STEPS, status)
+    return status, (status == RUNNING) & allow_update
+
+
 def _make_step(net: MLP, cfg: TrainConfig, opt):
+    """One step of one trial (the ``"vmap"`` program vmaps it over trials)."""
     loss_and_grad = _loss_and_grad(net, cfg.loss)
 
     def step(state, X, Y, masks, allow_update=True):
         params = state["params"]
         loss, grads = loss_and_grad(params, X, Y, masks)
         gnorm = _global_norm(grads)
-        status = state["status"]
-        running = status == RUNNING
-        bad = ~jnp.isfinite(loss) | (loss > cfg.diverge_loss) | ~jnp.isfinite(gnorm)
-        status = jnp.where(running & bad, DIVERGED, status)
-        status = jnp.where((status == RUNNING) & (gnorm <= cfg.gtol), CONVERGED, status)
-        status = jnp.where((status == RUNNING) & (state["steps"] >= cfg.max_steps), MAX_STEPS, status)
-        move = (status == RUNNING) & allow_update
+        running = state["status"] == RUNNING
+        status, move = _stopping_rule(cfg, state, loss, gnorm, allow_update)
         updates, opt_state = opt.update(grads, state["opt_state"], params)
         new_params = nets.apply_masks(optax.apply_updates(params, updates), masks)
         keep = lambda new, old: jnp.where(move, new, old)  # noqa: E731
@@ -317,56 +341,317 @@ def _make_step(net: MLP, cfg: TrainConfig, opt):
     return step
 
 
-def default_batch_size(net: MLP) -> int:
-    """Trials vmapped together inside a compiled call (the rest loop via ``lax.map``).
+def _assemble(net: MLP, entries: tuple, values, batch_shape: tuple, dtype):
+    """The params pytree with trailing ``batch_shape`` axes from one array per entry (absent entries 0)."""
+    at = dict(zip(entries, values))
+    zero = jnp.zeros(batch_shape, dtype)
+    layers = []
+    for l, layer in enumerate(nets.shapes(net)):
+        out = {}
+        for name, shape in layer.items():
+            flat = [at.get((l, name, *idx), zero) for idx in np.ndindex(*shape)]
+            out[name] = jnp.stack(flat).reshape(tuple(shape) + tuple(batch_shape))
+        layers.append(out)
+    return tuple(layers)
 
-    On accelerators: all of them (0). On CPU a wide vmap of tiny nets fell off a
-    5x cliff above ~200 trials and a vmap of big nets turns matmuls into slow
-    batched ones (see benchmarks/RESULTS.md), so: ``clip(2**16 // n_params, 1, 128)``.
+
+def _pick(params, entries: tuple) -> list:
+    """One array per entry from a params pytree (``params[l][name][idx]``, any trailing axes)."""
+    return [params[e[0]][e[1]][tuple(e[2:])] for e in entries]
+
+
+def _make_unrolled_step(net: MLP, cfg: TrainConfig, opt, entries: tuple, flat_optimizer: bool):
+    """One step of a block of trials with the trial axis last and one array per entry.
+
+    ``state["values"]`` holds one ``(B,)`` array per entry of ``entries``;
+    every other state leaf has its trial axis last. The loss is
+    ``nets.loss_per_entry`` (elementwise over trials: masked entries of shared
+    masks are never computed). The optimizer acts per trial (``vmap`` over the
+    trailing trial axis): on the list of entries when ``flat_optimizer`` (the
+    named optimizers, all per-coordinate: the same numbers without building
+    matrices every step), else on each trial's own params pytree, so a custom
+    optax transformation sees what it sees in the ``"vmap"`` program.
     """
-    if jax.default_backend() != "cpu":
-        return 0
+
+    def step(state, X, Y, mvals, allow_update=True):
+        vals = state["values"]
+        B = vals[0].shape[-1]
+        dtype = vals[0].dtype
+        if mvals is not None:  # per-trial masks as data: masked entries are zeros
+            vals = [jnp.where(m != 0, v, jnp.zeros_like(v)) for v, m in zip(vals, mvals)]
+        loss, vjp = jax.vjp(lambda v: nets.loss_per_entry(net, entries, v, X, Y, cfg.loss), vals)
+        (grads,) = vjp(jnp.ones_like(loss))
+        gnorm = jnp.sqrt(sum(g * g for g in grads))
+        running = state["status"] == RUNNING
+        status, move = _stopping_rule(cfg, state, loss, gnorm, allow_update)
+        update = jax.vmap(opt.update, in_axes=-1, out_axes=-1)
+        if flat_optimizer:
+            updates, opt_state = update(list(grads), state["opt_state"], list(vals))
+            new_vals = optax.apply_updates(list(vals), updates)
+        else:
+            params = _assemble(net, entries, vals, (B,), dtype)
+            updates, opt_state = update(_assemble(net, entries, grads, (B,), dtype), state["opt_state"], params)
+            new_vals = _pick(optax.apply_updates(params, updates), entries)
+        if mvals is not None:
+            new_vals = [jnp.where(m != 0, v, jnp.zeros_like(v)) for v, m in zip(new_vals, mvals)]
+        keep = lambda new, old: jnp.where(move, new, old)  # noqa: E731  (trailing trial axis broadcasts)
+        return {"values": [keep(n, o) for n, o in zip(new_vals, vals)],
+                "opt_state": jax.tree.map(keep, opt_state, state["opt_state"]),
+                "status": status, "steps": state["steps"] + move.astype(jnp.int32),
+                "loss": jnp.where(running, loss, state["loss"]),
+                "grad_norm": jnp.where(running, gnorm, state["grad_norm"])}
+
+    return step
+
+
+def _scan_steps(step, cfg: TrainConfig, state, X, Y, masks, snapshot):
+    """``cfg.chunk_steps`` steps and the history of the chunk (one trial or a block: any state shapes).
+
+    One scan, one copy of the step (compile time matters: it is paid per
+    activation): iterations ``0..chunk_steps-1`` update, and a last one with
+    updates switched off refreshes loss and gradient norm at the params the
+    chunk ends on. Every ``stride``-th loss ``L(θ_t)`` (and ``snapshot(θ_t)``
+    with ``history_params``) goes to a small buffer in the carry.
+
+    Returns:
+      ``(state, rec)``: ``rec`` is the losses ``(n_rec, *loss.shape)``, or
+      ``(losses, snapshots)`` with ``history_params``.
+    """
+    stride, n_rec = cfg.history_stride, cfg.chunk_steps // cfg.history_stride
+    rec0 = jnp.zeros((n_rec + 1,) + state["loss"].shape, state["loss"].dtype)
+    prec0 = (jax.tree.map(lambda p: jnp.zeros((n_rec + 1,) + p.shape, p.dtype), snapshot(state))
+             if cfg.history_params else None)
+
+    def body(carry, t):
+        s, rec, prec = carry
+        slot = jnp.where(t % stride == 0, t // stride, n_rec)  # n_rec: a scratch slot
+        if prec is not None:
+            prec = jax.tree.map(lambda b, p: b.at[slot].set(p), prec, snapshot(s))
+        s = step(s, X, Y, masks, t < cfg.chunk_steps)
+        return (s, rec.at[slot].set(s["loss"]), prec), None
+
+    (state, rec, prec), _ = jax.lax.scan(body, (state, rec0, prec0), jnp.arange(cfg.chunk_steps + 1))
+    rec = rec[:n_rec]
+    return state, ((rec, jax.tree.map(lambda b: b[:n_rec], prec)) if cfg.history_params else rec)
+
+
+def _vmap_chunk(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, batch_size: int):
+    """The ``"vmap"`` program on one device's trials: blocks of ``batch_size``
+    trials (``vmap`` of the one-trial step), looped with ``lax.map`` when the
+    device holds more than one block."""
+    step = _make_step(net, cfg, opt)
+
+    def chunk_one(state, X, Y, masks):
+        return _scan_steps(step, cfg, state, X, Y, masks, lambda s: s["params"])
+
+    def local_chunk(state, X, Y, masks):
+        T = state["status"].shape[0]
+        B = batch_size or T
+        block = jax.vmap(chunk_one, in_axes=(0, None, None, 0 if batched_masks else None))
+        if B == T:  # one block: one vmap, no loop
+            return block(state, X, Y, masks)
+        split = lambda a: a.reshape((T // B, B) + a.shape[1:])  # noqa: E731
+        xs = jax.tree.map(split, (state, masks if batched_masks else None))
+        out = jax.lax.map(lambda sm: block(sm[0], X, Y, sm[1] if batched_masks else masks), xs)
+        return jax.tree.map(lambda a: a.reshape((T,) + a.shape[2:]), out)
+
+    return local_chunk
+
+
+def _unrolled_chunk(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, batch_size: int, entries: tuple,
+                    flat_optimizer: bool):
+    """The ``"unrolled"`` program on one device's trials (see ``_make_unrolled_step``).
+
+    The state arrives in the common layout (leading trial axis, params
+    pytrees); it is cut into blocks of ``batch_size`` trials, each block
+    turned trial-last with one ``(B,)`` array per entry, run through the
+    steps (``lax.map`` over blocks), and turned back.
+    """
+    step = _make_unrolled_step(net, cfg, opt, entries, flat_optimizer)
+
+    def block_chunk(state, X, Y, mvals):
+        B = state["status"].shape[-1]
+        snapshot = lambda s: s["values"]  # noqa: E731
+        state, rec = _scan_steps(step, cfg, state, X, Y, mvals, snapshot)
+        if cfg.history_params:
+            losses, snaps = rec
+            dtype = losses.dtype
+            # (n_rec, B) per entry -> params pytree (B, n_rec, ...)
+            ptree = _assemble(net, entries, [jnp.moveaxis(v, -1, 0) for v in snaps], (B, losses.shape[0]), dtype)
+            ptree = jax.tree.map(lambda a: jnp.moveaxis(jnp.moveaxis(a, -2, 0), -1, 1), ptree)
+            rec = (losses.T, ptree)
+        else:
+            rec = rec.T
+        return state, rec
+
+    def local_chunk(state, X, Y, masks):
+        T = state["status"].shape[0]
+        B = batch_size or T
+        nb = T // B
+        dtype = state["loss"].dtype
+        inner = {"values": _pick(jax.tree.map(lambda a: jnp.moveaxis(a, 0, -1), state["params"]), entries),
+                 "opt_state": state["opt_state"], "status": state["status"], "steps": state["steps"],
+                 "loss": state["loss"], "grad_norm": state["grad_norm"]}
+        mvals = None
+        if batched_masks:
+            mvals = _pick(jax.tree.map(lambda a: jnp.moveaxis(a, 0, -1), masks), entries)
+        # leading trial axis (T, ...) -> blocks, trial axis last: (nb, ..., B)
+        to_blocks = lambda a: jnp.moveaxis(a.reshape((nb, B) + a.shape[1:]), 1, -1)  # noqa: E731
+        from_blocks = lambda a: jnp.moveaxis(a, -1, 1).reshape((T,) + a.shape[1:-1])  # noqa: E731
+        inner["opt_state"] = jax.tree.map(to_blocks, inner["opt_state"])
+        for k in ("status", "steps", "loss", "grad_norm"):
+            inner[k] = to_blocks(inner[k])
+        inner["values"] = [v.reshape(nb, B) for v in inner["values"]]
+        mb = None if mvals is None else [m.reshape(nb, B) for m in mvals]
+        if nb == 1:  # one block: no loop
+            out, rec = block_chunk(jax.tree.map(lambda a: a[0], inner), X, Y, None if mb is None else [m[0] for m in mb])
+            out, rec = jax.tree.map(lambda a: a[None], (out, rec))
+        else:
+            out, rec = jax.lax.map(lambda sm: block_chunk(sm[0], X, Y, sm[1]), (inner, mb))
+        # rec: (nb, B, ...) -> (T, ...)
+        rec = jax.tree.map(lambda a: a.reshape((T,) + a.shape[2:]), rec)
+        values = [v.reshape(T) for v in out["values"]]
+        state = {"params": _assemble(net, entries, values, (T,), dtype), "opt_state": jax.tree.map(from_blocks, out["opt_state"])}
+        state["params"] = jax.tree.map(lambda a: jnp.moveaxis(a, -1, 0), state["params"])
+        for k in ("status", "steps", "loss", "grad_norm"):
+            state[k] = from_blocks(out[k])
+        return state, rec
+
+    return local_chunk
+
+
+# ----------------------------------------------------------------------------- program choice and widths
+
+PROGRAMS = ("unrolled", "vmap")
+"""The two compiled programs (see ``choose_program``)."""
+
+UNROLL_MAX_ENTRIES = 64
+"""``choose_program``: the most entries (weights and biases computed per trial) for ``"unrolled"``."""
+UNROLL_MAX_WORK = 128
+"""``choose_program``: the most ``entries × samples`` for ``"unrolled"``. Its program is written out
+entry by entry and sample by sample, and XLA's compile time grows faster than its size: measured
+(first call of ``train``, 100 steps, load ~5, init program included): 36 -> 4 s, 192 -> 6.5 s (sgd) /
+15 s (adam), 576 -> 22 s / 53 s, 1536 -> 84 s (sgd), 2880 (adam) -> over 9 minutes; the ``"vmap"``
+program compiles in about 5 s. Table 3 is 24."""
+UNROLL_BLOCK_FLOATS = {"cpu": 2**24, "accelerator": evaluate.ACCELERATOR_FLOATS}
+"""``"unrolled"`` blocks hold at most this many floats of live state (CPU: 64 MiB in float32, about 2**17
+Table 3 trials: measured, one block of 131072 trials ran faster than blocks of 2048-32768; accelerators:
+``evaluate.ACCELERATOR_FLOATS``, 1 GiB: 10**6 Table 3 trials in one block)."""
+LANES = 16
+"""``"unrolled"`` blocks are whole multiples of this many trials (the widest vector unit in float32)."""
+ACCELERATOR_MAX_BATCH = 4096
+"""Accelerators, ``"vmap"`` program: the widest block (a fixed width so that results do not depend on the
+chunking; chunks are padded to it). A design choice, not measured: no accelerator was lent yet."""
+
+
+def choose_program(net: MLP, n_entries: int, n_samples: int) -> str:
+    """``"unrolled"`` or ``"vmap"``: the program ``train`` compiles by default.
+
+    * ``"unrolled"``: the trial axis last and one ``(T,)`` array per entry
+      (weight or bias), every operation elementwise over trials, masked entries
+      of shared masks never computed (``nets.loss_per_entry``). For small nets,
+      whose matrices are too small for matrix products, it is what reaches a
+      hand-written program (benchmarks/bench_engine.py).
+    * ``"vmap"``: ``vmap`` of the one-trial step over blocks of trials: matrix
+      products, for nets big enough to keep them busy; its program size does
+      not grow with the net.
+
+    Args:
+      net: the network.
+      n_entries: entries one trial computes (free entries of shared masks;
+        every entry with per-trial masks).
+      n_samples: ``n``, the columns of ``X``.
+
+    Returns:
+      ``"unrolled"`` when ``n_entries <= UNROLL_MAX_ENTRIES`` and
+      ``n_entries * n_samples <= UNROLL_MAX_WORK``, else ``"vmap"``.
+    """
+    del net
+    small = n_entries <= UNROLL_MAX_ENTRIES and n_entries * n_samples <= UNROLL_MAX_WORK
+    return "unrolled" if small else "vmap"
+
+
+def default_batch_size(net: MLP, *, program: str = "vmap", n_entries: Optional[int] = None,
+                       n_samples: Optional[int] = None, backend: Optional[str] = None) -> int:
+    """Trials run together per device inside the compiled program (a block).
+
+    It depends only on the net, the program and the backend (never on the
+    number of trials or the chunking): chunks are padded to whole blocks, so
+    every trial runs in a block of the same width. The price: a run of fewer
+    trials than one block computes a whole block (padding trials, dropped).
+
+    Args:
+      net: the network.
+      program: ``"vmap"`` or ``"unrolled"``.
+      n_entries, n_samples: for ``"unrolled"``: entries per trial and columns of ``X``.
+      backend: default ``jax.default_backend()``.
+
+    Returns:
+      ``"vmap"``: on CPU ``evaluate.default_batch_size``'s rule (the power of two
+      at or below ``clip(2**17 // n_params, 1, 128)``: trials carry their own
+      weights as evaluation points do); on accelerators the power of two at or
+      below ``min(ACCELERATOR_MAX_BATCH, evaluate.ACCELERATOR_FLOATS // (4 n_params))``.
+      ``"unrolled"``: the power of two at or below ``UNROLL_BLOCK_FLOATS //
+      (floats per trial)`` (a memory bound: wider was faster; results do not
+      depend on it, see ``nets.loss_per_entry``).
+    """
+    if program not in PROGRAMS:
+        raise ValueError(f"program: expected one of {PROGRAMS}, got {program!r}")
+    backend = backend or jax.default_backend()
     n_params = nets.n_params(net)
-    return int(np.clip(2**16 // n_params, 1, 128))
+    if program == "unrolled":
+        n_entries = n_params if n_entries is None else int(n_entries)
+        n_samples = 1 if n_samples is None else int(n_samples)
+        per_trial = 4 * n_entries + 3 * n_samples * sum(net.sizes[1:])
+        b = max(UNROLL_BLOCK_FLOATS["cpu" if backend == "cpu" else "accelerator"] // per_trial, LANES)
+    elif backend == "cpu":
+        return evaluate.default_batch_size(n_params, 2**31, backend="cpu")
+    else:
+        b = max(min(ACCELERATOR_MAX_BATCH, evaluate.ACCELERATOR_FLOATS // (4 * n_params)), 1)
+    return 1 << (b.bit_length() - 1)
+
+
+def _program_entries(net: MLP, X, masks, per_trial: bool, program: Optional[str]) -> Optional[tuple]:
+    """The ``"unrolled"`` program's entries (shared masks: the free ones), or None for ``"vmap"``."""
+    if program is not None and program not in PROGRAMS:
+        raise ValueError(f"program: expected one of {PROGRAMS} or None (automatic), got {program!r}")
+    if program is None:  # count first: listing the entries of a big net would take seconds of Python
+        n_entries = nets.n_params(net) if per_trial else nets.num_free(masks)
+        program = choose_program(net, n_entries, X.shape[1])
+    return nets.entries(net, None if per_trial else masks) if program == "unrolled" else None
+
+
+def _widths(local: int, batch: int, unrolled: bool) -> tuple:
+    """``(block, per-device width)`` for ``local`` trials per device and a requested ``batch``.
+
+    ``"vmap"``: blocks of exactly ``batch`` trials (0: one block of all), the
+    device's trials padded to a whole number of them. ``"unrolled"``: as few
+    blocks of at most ``batch`` trials as hold them, each a multiple of ``LANES``.
+    """
+    if not unrolled:
+        block = batch or local
+        return block, -(-local // block) * block
+    n_blocks = 1 if batch == 0 else -(-local // batch)
+    block = -(-(-(-local // n_blocks)) // LANES) * LANES
+    return block, n_blocks * block
 
 
 @functools.lru_cache(maxsize=64)
-def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, batch_size: int):
+def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, batch_size: int, entries: Optional[tuple] = None,
+              flat_optimizer: bool = False):
     """jit-compiled ``(init, chunk)`` for one static setting, cached across calls.
 
     ``chunk`` runs ``cfg.chunk_steps`` steps of every trial: ``shard_map`` over
-    the devices' trials, ``lax.map`` over batches of ``batch_size`` trials
-    (0: one batch), ``vmap`` inside a batch, ``scan`` over steps.
+    the devices' trials, then on each device the ``"unrolled"`` program
+    (``entries`` given) or the ``"vmap"`` one, in blocks of ``batch_size``
+    trials (0: one block). Both take and return the same state layout
+    (leading trial axis), so ``run_chunk`` and checkpoints do not depend on
+    the program.
     """
-    step = _make_step(net, cfg, opt)
-    stride, n_rec = cfg.history_stride, cfg.chunk_steps // cfg.history_stride
-
-    def chunk_one(state, X, Y, masks):
-        # One scan, one copy of the step (compile time matters: it is paid per
-        # activation): iterations 0..chunk_steps-1 update, and a last one with
-        # updates switched off refreshes loss and gradient norm at the params
-        # the chunk ends on. Every ``stride``-th loss L(θ_t) (and θ_t) goes to
-        # a small buffer in the carry.
-        rec0 = jnp.zeros((n_rec + 1,), state["loss"].dtype)
-        prec0 = jax.tree.map(lambda p: jnp.zeros((n_rec + 1,) + p.shape, p.dtype), state["params"]) if cfg.history_params else None
-
-        def body(carry, t):
-            s, rec, prec = carry
-            slot = jnp.where(t % stride == 0, t // stride, n_rec)  # n_rec: a scratch slot
-            if prec is not None:
-                prec = jax.tree.map(lambda b, p: b.at[slot].set(p), prec, s["params"])
-            s = step(s, X, Y, masks, t < cfg.chunk_steps)
-            return (s, rec.at[slot].set(s["loss"]), prec), None
-
-        (state, rec, prec), _ = jax.lax.scan(body, (state, rec0, prec0), jnp.arange(cfg.chunk_steps + 1))
-        rec = rec[:n_rec]
-        return state, ((rec, jax.tree.map(lambda b: b[:n_rec], prec)) if cfg.history_params else rec)
-
-    def local_chunk(state, X, Y, masks):
-        if batched_masks:
-            return jax.lax.map(lambda sm: chunk_one(sm[0], X, Y, sm[1]), (state, masks), batch_size=batch_size or None)
-        return jax.lax.map(lambda s: chunk_one(s, X, Y, masks), state, batch_size=batch_size or None)
-
+    if entries is None:
+        local_chunk = _vmap_chunk(net, cfg, opt, batched_masks, batch_size)
+    else:
+        local_chunk = _unrolled_chunk(net, cfg, opt, batched_masks, batch_size, entries, flat_optimizer)
     mask_spec = P("trials") if batched_masks else P()
     if mesh is not None:
         # check_vma off: the history buffers start replicated (zeros) and become per-device.
@@ -376,11 +661,12 @@ def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, batch_
         chunk = local_chunk
     chunk = jax.jit(chunk, donate_argnums=(0,))
 
-    return _init_program(net.sizes, net.bias, cfg.dtype, cfg.init_scale, opt, batched_masks, mesh), chunk
+    opt_entries = entries if entries is not None and flat_optimizer else None
+    return _init_program(net.sizes, net.bias, cfg.dtype, cfg.init_scale, opt, batched_masks, mesh, opt_entries), chunk
 
 
 @functools.lru_cache(maxsize=64)
-def _init_program(sizes, bias, dtype, init_scale, opt, batched_masks, mesh):
+def _init_program(sizes, bias, dtype, init_scale, opt, batched_masks, mesh, opt_entries=None):
     """The jit-compiled initial state; independent of the activation, so one
     compilation serves every activation of an experiment."""
     net = MLP(sizes, "linear", bias)
@@ -388,7 +674,7 @@ def _init_program(sizes, bias, dtype, init_scale, opt, batched_masks, mesh):
 
     def init(seed, ids, masks, params0):
         keys = jax.vmap(lambda i: trial_key(seed, i))(ids)
-        one = lambda key, m, p0: _fresh_state(net, cfg, opt, key, m, p0)  # noqa: E731
+        one = lambda key, m, p0: _fresh_state(net, cfg, opt, key, m, p0, opt_entries)  # noqa: E731
         return jax.vmap(one, in_axes=(0, 0 if batched_masks else None, None if params0 is None else 0))(keys, masks, params0)
 
     out = {"out_shardings": NamedSharding(mesh, P("trials"))} if mesh is not None else {}
@@ -416,11 +702,18 @@ class TrialsPlan:
       masks_per_trial: whether ``masks`` has a leading ``n_trials`` axis.
       params0: host starting params with a leading trial axis, or None (init from the keys).
       trial_ids: ``(n_trials,)`` int64.
-      chunk_size: trials per compiled call (a multiple of ``n_devices``; a
-        shorter chunk is padded to it, so one compiled program serves all).
-      batch_size: trials vmapped together per device inside the program (0: all).
+      chunk_size: trials per compiled call (and per checkpoint write).
+      batch_size: the requested block width: trials per device run together
+        inside the program (0: all of a device's trials; see ``default_batch_size``).
       mesh: the ``"trials"`` device mesh, or None on one device.
       n_devices: devices the trials are sharded over.
+      entries: the ``"unrolled"`` program's entries (``nets.entries``), or
+        None for the ``"vmap"`` program (see ``choose_program``).
+      block: trials per block on each device, as compiled (``"vmap"``:
+        ``batch_size``; ``"unrolled"``: a multiple of ``LANES``, at most ``batch_size``
+        rounded up to one).
+      width: trials per compiled call, as compiled: ``chunk_size`` padded to a
+        whole number of blocks on every device (the padding is computed and dropped).
       meta: the run's self-description (``TrialsResult.config``).
       settings: what a checkpoint must have been written with (``meta`` less
         the device count, versions and fingerprint).
@@ -441,6 +734,9 @@ class TrialsPlan:
     batch_size: int
     mesh: Any
     n_devices: int
+    entries: Optional[tuple]
+    block: int
+    width: int
     meta: dict
     settings: dict
     fingerprint: str
@@ -448,6 +744,11 @@ class TrialsPlan:
     @property
     def n_trials(self) -> int:
         return int(self.trial_ids.shape[0])
+
+    @property
+    def program(self) -> str:
+        """``"unrolled"`` or ``"vmap"`` (see ``choose_program``)."""
+        return "vmap" if self.entries is None else "unrolled"
 
     @property
     def n_chunks(self) -> int:
@@ -458,6 +759,11 @@ class TrialsPlan:
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < self.n_chunks:
             raise ValueError(f"c: expected a chunk index in 0..{self.n_chunks - 1}, got {c!r}")
         return np.arange(c * self.chunk_size, min((c + 1) * self.chunk_size, self.n_trials))
+
+    def programs(self) -> tuple:
+        """The jit-compiled ``(init, chunk)`` programs of this plan (cached across plans of one setting)."""
+        return _programs(self.net, self.config, self.optimizer, self.masks_per_trial, self.mesh, self.block, self.entries,
+                         self.meta["optimizer"]["name"] != "custom")
 
     def put(self, a):
         """``a`` (leading trial axis) on the devices, sharded over ``"trials"``."""
@@ -521,6 +827,7 @@ def prepare(
     chunk_size: Optional[int] = None,
     batch_size: Optional[int] = None,
     n_devices: Optional[int] = None,
+    program: Optional[str] = None,
     **config_kwargs,
 ) -> TrialsPlan:
     """Validates a run of trials and sets it up (arguments as ``train``).
@@ -559,23 +866,32 @@ def prepare(
     batch_size = validate.optional_integer(batch_size, "batch_size", low=0)
 
     mesh, n_dev = _trials_mesh(n_devices)
-    chunk = min(n_trials, 2**17) if chunk_size is None else chunk_size
-    chunk = -(-chunk // n_dev) * n_dev
-    batch = default_batch_size(net) if batch_size is None else batch_size
-    batch = min(batch, chunk // n_dev)
+    entries = _program_entries(net, X, masks, per_trial, program)
+    backend = jax.default_backend()
+    if chunk_size is None:
+        chunk = min(n_trials, 2**20 if entries is not None and backend != "cpu" else 2**17)
+    else:
+        chunk = chunk_size
+    if batch_size is None:
+        batch = default_batch_size(net, program="vmap" if entries is None else "unrolled", n_entries=len(entries or ()),
+                                   n_samples=X.shape[1], backend=backend)
+    else:
+        batch = batch_size
+    block, width = _widths(-(-chunk // n_dev), batch, entries is not None)
 
     meta = {"net": net.to_dict(), "train": config.to_dict(), "optimizer": opt_desc, "seed": int(seed),
             "n_trials": n_trials, "masks_per_trial": per_trial, "n_devices": n_dev, "chunk_size": chunk,
-            "batch_size": batch,
+            "batch_size": batch, "program": "vmap" if entries is None else "unrolled",
             "stopping_rule": f"converged when ||grad L||_2 <= {config.gtol}; diverged when loss is not finite or > {config.diverge_loss}"}
     meta["data"] = {"X": io.digest(X), "Y": io.digest(Y)}
     settings = {k: v for k, v in meta.items() if k != "n_devices"}
+    meta["block"], meta["width"] = block, width * n_dev
     meta["versions"] = io.versions()
     fingerprint = io.fingerprint(settings, [X, Y, trial_ids, *jax.tree.leaves(masks), *jax.tree.leaves(params0)])
     meta["fingerprint"] = fingerprint
     return TrialsPlan(net=net, config=config, optimizer=opt, seed=int(seed), X=X, Y=Y, masks=masks, masks_per_trial=per_trial,
                       params0=params0, trial_ids=trial_ids, chunk_size=chunk, batch_size=batch, mesh=mesh, n_devices=n_dev,
-                      meta=meta, settings=settings, fingerprint=fingerprint)
+                      entries=entries, block=block, width=width * n_dev, meta=meta, settings=settings, fingerprint=fingerprint)
 
 
 # ----------------------------------------------------------------------------- run one chunk of trials
@@ -586,11 +902,11 @@ class ChunkState:
     """Where a chunk of trials stands between two compiled calls (what a checkpoint holds).
 
     Attributes:
-      state: the engine state, leaves with a leading ``chunk_size`` axis (on
+      state: the engine state, leaves with a leading ``plan.width`` axis (on
         the devices while running; host arrays when read from a checkpoint).
         Running trials donate it to the next call: read it before returning.
-      history: ``(chunk_size, n_history)`` loss history so far (host, filled in place).
-      param_history: params pytree of ``(chunk_size, n_history, ...)`` host
+      history: ``(width, n_history)`` loss history so far (host, filled in place).
+      param_history: params pytree of ``(width, n_history, ...)`` host
         arrays, or None (``history_params`` off, or nothing recorded yet).
       steps_done: steps run so far.
     """
@@ -605,7 +921,7 @@ def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
               after_steps: Optional[Callable[[ChunkState, int], None]] = None) -> dict:
     """Trains the trials at positions ``rows`` of ``plan.trial_ids`` to their end.
 
-    The chunk is padded to ``plan.chunk_size`` trials (padding repeats the last
+    The chunk is padded to ``plan.width`` trials (padding repeats the last
     trial's masks and params0 under new ids, and is dropped), so every chunk
     runs in the same compiled program: a trial's numbers do not depend on
     which chunk it is in.
@@ -628,17 +944,12 @@ def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
     k = rows.size
     if rows.ndim != 1 or not 1 <= k <= plan.chunk_size:
         raise ValueError(f"rows: expected 1..{plan.chunk_size} positions, got shape {rows.shape}")
-    pad = plan.chunk_size - k
+    pad = plan.width - k
     padded = np.concatenate([rows, np.full(pad, rows[-1])])
     ids = plan.trial_ids[rows]
     ids = np.concatenate([ids, ids[-1] + 1 + np.arange(pad)])  # padding trials
-    init, chunk = _programs(plan.net, cfg, plan.optimizer, plan.masks_per_trial, plan.mesh, plan.batch_size)
-    masks = (jax.tree.map(lambda m: plan.put(m[padded]), plan.masks) if plan.masks_per_trial
-             else jax.tree.map(plan.replicate, plan.masks))
-    X, Y = plan.replicate(plan.X), plan.replicate(plan.Y)
-    p0 = None if plan.params0 is None else jax.tree.map(lambda p: plan.put(p[padded]), plan.params0)
-    state = init(jnp.asarray(plan.seed, jnp.uint32), plan.put(ids.astype(np.uint32)), masks, p0)
-    hist, phist, steps_done = np.zeros((plan.chunk_size, cfg.n_history), dtype=dtype), None, 0
+    chunk, (state, X, Y, masks) = _chunk_inputs(plan, padded, ids)
+    hist, phist, steps_done = np.zeros((plan.width, cfg.n_history), dtype=dtype), None, 0
     if resume is not None:
         state = jax.tree.unflatten(jax.tree.structure(state), [plan.put(np.asarray(a)) for a in jax.tree.leaves(resume.state)])
         hist, steps_done = np.array(resume.history), int(resume.steps_done)
@@ -655,7 +966,7 @@ def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
         hist[:, col:col + n_take] = np.asarray(rec_loss)[:, :n_take]
         if cfg.history_params:
             if phist is None:
-                phist = jax.tree.map(lambda a: np.zeros((plan.chunk_size, cfg.n_history) + a.shape[2:], dtype), rec[1])
+                phist = jax.tree.map(lambda a: np.zeros((plan.width, cfg.n_history) + a.shape[2:], dtype), rec[1])
             jax.tree.map(lambda h, r: h.__setitem__((slice(None), slice(col, col + n_take)), np.asarray(r)[:, :n_take]), phist, rec[1])
         steps_done += cfg.chunk_steps
         n_stopped = int(np.sum(np.asarray(state["status"])[:k] != RUNNING))
@@ -664,6 +975,30 @@ def run_chunk(plan: TrialsPlan, rows, *, resume: Optional[ChunkState] = None,
         if n_stopped == k:  # early exit: every trial of the chunk has stopped
             break
     return _chunk_outputs(cfg, state, hist, phist, steps_done, k)
+
+
+def _chunk_inputs(plan: TrialsPlan, padded: np.ndarray, ids: np.ndarray) -> tuple:
+    """``(chunk program, (initial state, X, Y, masks))`` on the devices for ``plan.width`` trials."""
+    init, chunk = plan.programs()
+    masks = (jax.tree.map(lambda m: plan.put(m[padded]), plan.masks) if plan.masks_per_trial
+             else jax.tree.map(plan.replicate, plan.masks))
+    X, Y = plan.replicate(plan.X), plan.replicate(plan.Y)
+    p0 = None if plan.params0 is None else jax.tree.map(lambda p: plan.put(p[padded]), plan.params0)
+    state = init(jnp.asarray(plan.seed, jnp.uint32), plan.put(ids.astype(np.uint32)), masks, p0)
+    return chunk, (state, X, Y, masks)
+
+
+def chunk_jaxpr(plan: TrialsPlan):
+    """The jaxpr of ``plan``'s compiled chunk program (``config.chunk_steps`` steps of ``plan.width``
+    trials), to inspect what runs: e.g. that trials are vmapped, not looped one at a time
+    (tests/test_trials_engine.py checks this for the accelerator setting).
+
+    Returns:
+      A ``jax.core.ClosedJaxpr``.
+    """
+    rows = np.arange(plan.width) % plan.n_trials
+    chunk, args = _chunk_inputs(plan, rows, np.arange(plan.width))
+    return jax.make_jaxpr(chunk)(*args)
 
 
 STOP = threading.Event()
@@ -689,7 +1024,7 @@ def _wait(tree) -> None:
         if all(a.is_ready() for a in leaves):
             return
         time.sleep(delay)
-        delay = min(2 * delay, 0.02)
+        delay = min(2 * delay, 1e-3)  # at most 1 ms late: a chunk of steps can take only ~50 ms (issue 12)
 
 
 def _chunk_outputs(cfg: TrainConfig, state, hist, phist, steps_done: int, k: int) -> dict:
@@ -751,6 +1086,7 @@ def train(
     chunk_size: Optional[int] = None,
     batch_size: Optional[int] = None,
     n_devices: Optional[int] = None,
+    program: Optional[str] = None,
     progress: Optional[Callable[[dict], None]] = None,
     checkpoint: Optional[str] = None,
     overwrite: bool = False,
@@ -776,11 +1112,15 @@ def train(
         then unused).
       trial_ids: ``(n_trials,)`` ids, default ``arange(n_trials)``.
       chunk_size: trials per compiled call and per checkpoint write (bounds
-        memory); default all, at most 2**17. Rounded up to a multiple of the
-        device count; the last chunk is padded so that one compiled program
-        serves every chunk.
-      batch_size: trials vmapped together inside the program (the rest are
-        looped over with ``lax.map``); 0 = all. Default: ``default_batch_size``.
+        memory); default all, at most 2**17 (2**20 for ``"unrolled"`` on an
+        accelerator). Each device's share is padded to whole blocks (see
+        ``batch_size``), so one compiled program serves every chunk.
+      batch_size: trials per device run together inside the program (a
+        block; more blocks are looped over with ``lax.map``); 0 = all of a
+        device's trials in one block. Default: ``default_batch_size``, which
+        depends on the net, the program and the backend only (on accelerators
+        wide blocks: see ``default_batch_size``).
+      program: ``"unrolled"``, ``"vmap"`` or None (automatic, ``choose_program``).
       n_devices: shard over the first this many local devices (default all).
       progress: called after every chunk of steps with a dict (``steps_done``,
         ``max_steps``, ``trials_done``, ``batch_trials`` (trials in the current
@@ -794,14 +1134,24 @@ def train(
         ``<name>.replaced.npz`` until this run completes) and start afresh.
 
     Returns:
-      A ``TrialsResult``; results do not depend on ``chunk_size``,
-      ``batch_size``, ``n_devices`` or ``checkpoint``.
+      A ``TrialsResult``. Reproducibility (what is guaranteed, and tested):
+      a trial's results depend only on the seed, its trial id, the inputs,
+      the settings, the backend and the compiled program with its block width
+      (``plan.program``, ``plan.block``). They are bit-identical for any
+      ``chunk_size``, ``n_devices``, grouping of trial ids (a subset run
+      alone), ``checkpoint``/resume, and, with the ``"unrolled"`` program
+      (elementwise over trials), any ``batch_size``. With the ``"vmap"``
+      program a different ``batch_size`` is a different program: its matrix
+      products may round differently, so results agree to rounding, not bit
+      for bit (and a chaotic trajectory amplifies that over many steps); the default block width never depends on the run, so runs that
+      leave ``batch_size`` at its default agree bit for bit. The two programs
+      agree with each other to rounding.
     """
     validate.function(progress, "progress", optional=True)
     validate.boolean(overwrite, "overwrite")
     plan = prepare(net, X, Y, masks=masks, n_trials=n_trials, seed=seed, config=config, optimizer=optimizer,
                    params0=params0, trial_ids=trial_ids, chunk_size=chunk_size, batch_size=batch_size,
-                   n_devices=n_devices, **config_kwargs)
+                   n_devices=n_devices, program=program, **config_kwargs)
     done, resume = _load_checkpoint(checkpoint, plan, overwrite)
     for c in range(len(done), plan.n_chunks):
         rows = plan.chunk_rows(c)
