@@ -54,7 +54,7 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from landscape import io, nets, validate
+from landscape import distributed, io, nets, validate
 from landscape.nets import MLP
 
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED = 0, 1, 2, 3
@@ -797,6 +797,10 @@ def train(
       A ``TrialsResult``; results do not depend on ``chunk_size``,
       ``batch_size``, ``n_devices`` or ``checkpoint``.
     """
+    if distributed.splits_work():  # several processes (jax.distributed): each trains its block of trials
+        kwargs = dict(locals())
+        kwargs.update(kwargs.pop("config_kwargs"))
+        return distributed.train(**kwargs)
     validate.function(progress, "progress", optional=True)
     validate.boolean(overwrite, "overwrite")
     plan = prepare(net, X, Y, masks=masks, n_trials=n_trials, seed=seed, config=config, optimizer=optimizer,
