@@ -5,7 +5,7 @@
 Without the last three it runs as a plain single process. It trains the Table 3 net (relu,
 with a checkpoint) and a small float32 net with per-trial masks (adam), evaluates a grid on
 a plane (small chunks, so the grid goes in several rounds) and ``evaluate_points`` at many
-points; process 0 writes everything to ``OUT/results.npz`` (and ``OUT/who.txt`` lists the
+points, labels distinct solutions and probes a barrier matrix (linear paths); process 0 writes everything to ``OUT/results.npz`` (and ``OUT/who.txt`` lists the
 processes that reached the end).
 """
 
@@ -60,6 +60,13 @@ def main(argv):
     xs = rng.standard_normal((37, 4)).astype(np.float32)
     values, grads = ls.evaluate_points(point_value, xs, W, grad=True)
     arrays["points"], arrays["points_grad"] = values, grads
+    t3net = thm.net("relu")
+    sols = ls.group_solutions(t3net, t3.params, thm.X, thm.Y, thm.masks())
+    arrays["solutions_group"], arrays["solutions_loss"] = np.asarray(sols.group), np.asarray(sols.loss)
+    f, space = ls.masked_objective(t3net, thm.X, thm.Y, thm.masks())
+    Z = np.stack([np.asarray(space.flatten(jax.tree.map(lambda a: a[i], t3.params))) for i in range(4)])
+    bm = ls.barrier_matrix(f, Z, methods=("linear",), n_eval=17)
+    arrays["barrier_heights"] = np.asarray(bm.heights)
     if ls.distributed.is_main():
         np.savez(os.path.join(out, "results.npz"), **arrays)
         t3.save(os.path.join(out, "trials_t3.npz"))
