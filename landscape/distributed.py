@@ -59,6 +59,9 @@ MANIFEST_TAG = "DistributedManifest"
 CPU_COLLECTIVES = ("gloo", "mpi")
 """Cross-process collectives JAX offers on CPU (``jax_cpu_collectives_implementation``)."""
 
+MAX_EXCHANGE_BYTES = 2**31 - 1
+"""The largest block one process can send in one exchange (its size travels as an int32)."""
+
 _LOCAL = threading.local()
 
 
@@ -92,7 +95,7 @@ def initialize(coordinator_address: Optional[str] = None, num_processes: Optiona
     """
     explicit = (coordinator_address, num_processes, process_id)
     if any(v is not None for v in explicit) and any(v is None for v in explicit):
-        missing = [n for n, v in zip(("coordinator_address", "num_processes", "process_id"), explicit) if v is None]
+        missing = [n for n, v in zip(("coordinator_address", "num_processes", "process_id"), explicit, strict=True) if v is None]
         raise ValueError(f"{', '.join(missing)}: expected coordinator_address, num_processes and process_id together "
                          "(or none of them, to detect the cluster), got only some")
     if coordinator_address is not None:
@@ -194,7 +197,11 @@ def exchange(value: Any, tag: str = "") -> list:
     from jax.experimental import multihost_utils
 
     payload = np.frombuffer(pickle.dumps((tag, value), protocol=pickle.HIGHEST_PROTOCOL), np.uint8)
-    sizes = np.asarray(multihost_utils.process_allgather(np.array([payload.size], np.int32))).reshape(-1)
+    too_big = payload.size > MAX_EXCHANGE_BYTES
+    sizes = np.asarray(multihost_utils.process_allgather(np.array([-1 if too_big else payload.size], np.int32))).reshape(-1)
+    if np.any(sizes < 0):  # every process learns it, so none waits for the next all-gather
+        raise ValueError(f"exchange: the block of process {int(np.argmax(sizes < 0))} is over {MAX_EXCHANGE_BYTES} bytes "
+                         f"pickled ({tag}); use smaller runs (fewer trials per call, no history_params)")
     width = 1 << max(int(sizes.max()) - 1, 1).bit_length()  # a power of two: few compiled shapes
     buf = np.zeros(width, np.uint8)
     buf[:payload.size] = payload
@@ -257,7 +264,8 @@ def map_blocks(n: int, fn: Callable[[np.ndarray], Any], tag: str = "") -> list:
         with local():
             return fn(rows)
 
-    return [v for v, size in zip(collect(run, tag), [block(n, i).size for i in range(process_count())]) if size]
+    return [v for v, size in zip(collect(run, tag), [block(n, i).size for i in range(process_count())], strict=True)
+            if size]
 
 
 def concatenate(parts: list) -> Any:

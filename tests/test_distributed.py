@@ -135,16 +135,17 @@ def _env(devices: int = 2) -> dict:
     return env
 
 
-def _launch(commands: list, timeout: float = TIMEOUT) -> list:
+def _launch(commands: list, timeout: float = TIMEOUT, *, fail: bool = False) -> list:
     """Runs the commands at once; waits at most ``timeout`` s for all; kills all when one fails or
-    time runs out. Returns their ``(returncode, stdout, stderr)``."""
+    time runs out (unless ``fail``: every process is then expected to end with an error by itself).
+    Returns their ``(returncode, stdout, stderr)``."""
     procs = [subprocess.Popen(c, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for c in commands]
     deadline = time.monotonic() + timeout
     try:
         while any(p.poll() is None for p in procs):
             failed = [p for p in procs if p.poll() not in (None, 0)]
-            if failed or time.monotonic() > deadline:
+            if (failed and not fail) or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
     finally:
@@ -152,6 +153,9 @@ def _launch(commands: list, timeout: float = TIMEOUT) -> list:
             if p.poll() is None:
                 p.kill()
     outs = [(p.wait(),) + p.communicate() for p in procs]
+    if fail:
+        assert time.monotonic() <= deadline, "a failing launch did not end by itself"
+        return outs
     if any(rc != 0 for rc, _, _ in outs):
         why = "timed out" if time.monotonic() > deadline else "failed"
         report = "\n".join(f"--- process {i}: exit {rc}\n{err[-3000:]}" for i, (rc, _, err) in enumerate(outs))
@@ -213,7 +217,8 @@ def _without(obj, keys=("seconds", "versions")):
 def test_two_processes_equal_one_cli_and_resume_a_shard(tmp_path):
     """``landscape --coordinator ... table3`` launched twice writes, from process 0 only, the same
     table3.json (less timings and versions) and trials_*.npz as one process; after process 1's
-    shard is deleted, the rerun resumes process 0's shard (untouched) and retrains process 1's."""
+    shard is deleted, the rerun resumes process 0's shard (untouched) and retrains process 1's; an
+    unreadable shard of process 1 ends both processes with a one-line error (exit 2)."""
     cmd = [sys.executable, "-m", "landscape.cli", "table3", "--trials", "6", "--steps", "1500",
            "--activations", "relu,tanh", "--no-progress", "--checkpoint", "--out"]
     one, two = tmp_path / "one", tmp_path / "two"
@@ -240,3 +245,10 @@ def test_two_processes_equal_one_cli_and_resume_a_shard(tmp_path):
     assert (two / "ckpt_relu.p0of2.npz").stat().st_mtime_ns == kept  # resumed complete, not rewritten
     assert (two / "ckpt_relu.p1of2.npz").exists()
     same(two)
+    # an error in one process's block (its shard is unreadable) stops every process with one line
+    (two / "ckpt_relu.p1of2.npz").write_bytes(b"not a checkpoint")
+    outs = _launch(_pair(cmd + [str(two)]), fail=True)
+    assert [rc for rc, _, _ in outs] == [2, 2]
+    errs = [[line for line in err.splitlines() if "error" in line] for _, _, err in outs]
+    assert len(errs[0]) == 1 and errs[0][0].startswith("landscape table3: error: process 1: ") and "p1of2" in errs[0][0], errs
+    assert len(errs[1]) == 1 and errs[1][0].startswith("landscape table3: error: ") and "p1of2" in errs[1][0], errs

@@ -64,7 +64,7 @@ def main(argv):
     sols = ls.group_solutions(t3net, t3.params, thm.X, thm.Y, thm.masks())
     arrays["solutions_group"], arrays["solutions_loss"] = np.asarray(sols.group), np.asarray(sols.loss)
     f, space = ls.masked_objective(t3net, thm.X, thm.Y, thm.masks())
-    Z = np.stack([np.asarray(space.flatten(jax.tree.map(lambda a: a[i], t3.params))) for i in range(4)])
+    Z = np.stack([np.asarray(space.flatten(jax.tree.map(lambda a, i=i: a[i], t3.params))) for i in range(4)])
     bm = ls.barrier_matrix(f, Z, methods=("linear",), n_eval=17)
     arrays["barrier_heights"] = np.asarray(bm.heights)
     if ls.distributed.is_main():
