@@ -115,9 +115,9 @@ def join_run(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="landscape", description="Loss landscapes of sparse neural networks (JAX).",
-                    usage="landscape [--coordinator HOST:PORT --num-processes N --process-id I | --distributed] "
-                          "COMMAND ...")
+    parser = Parser(prog="landscape", description="Loss landscapes of sparse neural networks (JAX). Several processes: "
+                    "global options before the command, e.g. landscape --coordinator 10.0.0.1:1234 --num-processes 2 "
+                    "--process-id 0 table3 ... (docs/distributed.md).")
     add_distributed_arguments(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
