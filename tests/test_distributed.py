@@ -197,8 +197,13 @@ def test_two_processes_equal_one_python_api(tmp_path):
     for k in a.files:
         assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k], equal_nan=True), k
     assert len(np.unique(a["t3_loss"])) > 2 and len(np.unique(a["small_loss"])) == 7  # the trials do differ
-    who = sorted(p.read_text() for p in two.glob("who*.txt"))
-    assert who == ["0 of 2, 2 local devices, 4 in all\n", "1 of 2, 2 local devices, 4 in all\n"]
+    who = [(two / f"who{i}.txt").read_text().splitlines() for i in range(2)]
+    assert [w[0] for w in who] == [f"{i} of 2, 2 local devices, 4 in all, global mesh 4" for i in range(2)]
+    # the points (grid, evaluate_points, solution grouping, barrier paths) were split, not repeated:
+    # each process evaluated some, and together as many as the one process did
+    ref = int((one / "who0.txt").read_text().splitlines()[1])
+    counts = [int(w[1]) for w in who]
+    assert min(counts) > 0 and sum(counts) == ref, (counts, ref)
     assert sorted(p.name for p in two.glob("ckpt_t3*")) == ["ckpt_t3.manifest.npz", "ckpt_t3.p0of2.npz",
                                                           "ckpt_t3.p1of2.npz"]
     t3 = trials.TrialsResult.load(two / "trials_t3.npz")

@@ -28,7 +28,17 @@ def main(argv):
 
     if len(argv) > 1:
         ls.distributed.initialize(argv[1], int(argv[2]), int(argv[3]))
+    from landscape import evaluate
     from landscape.masks import random_masks
+
+    evaluated = [0]  # points this process evaluates itself (shows that the work was split, not repeated)
+    chunk = evaluate.Evaluator.chunk
+
+    def counting_chunk(self, xs):
+        evaluated[0] += evaluate._n_points(xs)
+        return chunk(self, xs)
+
+    evaluate.Evaluator.chunk = counting_chunk
     from landscape.theory import Theorem6
 
     arrays = {}
@@ -72,7 +82,8 @@ def main(argv):
         t3.save(os.path.join(out, "trials_t3.npz"))
     with open(os.path.join(out, f"who{ls.distributed.process_index()}.txt"), "w") as f:
         f.write(f"{ls.distributed.process_index()} of {ls.distributed.process_count()}, "
-                f"{len(jax.local_devices())} local devices, {len(jax.devices())} in all\n")
+                f"{len(jax.local_devices())} local devices, {len(jax.devices())} in all, "
+                f"global mesh {ls.distributed.global_mesh().size}\n{evaluated[0]}\n")
 
 
 if __name__ == "__main__":
