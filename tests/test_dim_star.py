@@ -129,7 +129,7 @@ def test_theorem3_widths_for_any_sigma():
     # the structure report shows the same condition (it runs on the same, already effective, net)
     rep = S.structure_report(net, X, masks)
     t3 = [k for k in rep.checks if k.theorem == "Theorem 3"][0]
-    assert t3.required[-1] == c and "FAILS] p_i ≥ dim*(σ, Z_i)" in str(rep)
+    assert t3.required[-1] == c and "[FAILS, proved] p_i ≥ dim*(σ, Z_i)" in str(rep)  # Assumption 2: proved
 
 
 def test_theorem3_widths_undecided_between_a_sampled_bound_and_n():

@@ -87,7 +87,7 @@ def test_output_folder(tmp_path):
     assert _common.output_folder(str(deep)) == str(deep) and deep.is_dir()
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(ValueError, match="--out: .* is a file"):
+    with pytest.raises(ValueError, match="--out: expected a folder, got the existing file"):
         _common.output_folder(str(f))
     with pytest.raises(ValueError, match="--out: expected a folder name"):
         _common.output_folder("")
@@ -115,7 +115,8 @@ def test_write_json_replaces_only_the_same_settings(tmp_path):
 
 
 def test_progress_bars_set_absolute_positions(capsys):
-    with _common.progress_bars(["a", "bb"], 10, unit="step") as update:
+    # stderr is not a terminal under capsys: plain lines; interval=0 prints every update
+    with _common.progress_bars(["a", "bb"], 10, unit="step", interval=0) as update:
         update("a", 4, stopped="1/2")
         update("a", 7)
         update("bb", 12)  # clipped to the total

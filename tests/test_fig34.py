@@ -107,6 +107,6 @@ def test_fig4_masks_keep_final_layer_dense():
 def test_fig4_cifar_path_errors(tmp_path, capsys):
     # The CLI turns the loader's ValueError into one line on stderr and exit code 2.
     rc = cli.main(["fig4", "--quick", "--cifar10", str(tmp_path / "none"), "--out", str(tmp_path), "--no-progress"])
-    assert rc == 2 and "does not exist" in capsys.readouterr().err
+    assert rc == 2 and "--cifar10: expected a local CIFAR-10 copy" in capsys.readouterr().err
     with pytest.raises(ValueError, match="does not exist"):
         deep_nonlinear.load_data(deep_nonlinear.Fig4Config(dataset="cifar10", cifar10_path=str(tmp_path / "none")))

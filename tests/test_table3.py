@@ -9,7 +9,7 @@ import pytest
 from scipy import optimize, stats
 
 import landscape as ls
-from landscape import theory, trials
+from landscape import curvature, theory, trials
 from landscape.experiments import table3
 
 THM = theory.Theorem6()
@@ -116,7 +116,7 @@ def test_config_errors():
         table3.Table3Config(learning_rate=-0.1)
     with pytest.raises(ValueError, match="n_trials"):
         table3.Table3Config(n_trials=0)
-    with pytest.raises(ValueError, match="y: Theorem 6 needs"):
+    with pytest.raises(ValueError, match=r"y: expected y3 > y4 > y1 > 0 and y2 > 0 \(Theorem 6\)"):
         table3.Table3Config(y=(1, 2, 1, 2))
 
 
@@ -135,7 +135,7 @@ def test_cli_end_to_end(tmp_path):
         assert abs(d["global_min"][act] - 0.2590603504) < 1e-9
         for s in a["solutions"]:
             assert set(s) >= {"loss", "count", "label", "curvature"} and s["label"] in ("global", "valley", "other")
-            assert s["curvature"] in ("not_critical", "saddle", "local_maximum", "flat_minimum", "strict_minimum")
+            assert s["curvature"] in curvature.LABELS
     png = (out / "table3.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     back = trials.TrialsResult.load(str(out / "trials_tanh.npz"))
@@ -145,7 +145,7 @@ def test_cli_end_to_end(tmp_path):
 def test_cli_rejects_bad_arguments():
     r = subprocess.run([sys.executable, "-m", "landscape.cli", "table3", "--lr", "0", "--no-progress"],
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode != 0 and "learning_rate" in r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--lr: expected a finite number > 0" in r.stderr
 
 
 def test_checkpointed_table3_resumes_to_the_same_result(tmp_path):

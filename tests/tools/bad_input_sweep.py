@@ -556,7 +556,7 @@ def cli_cases(tmp: str) -> list:
         ("table3 --loss mse", "--loss", ["table3", *quick, "--loss", "mse", *out("c15")]),
         ("fig3 --steps 0", "--steps", ["fig3", "--quick", "--steps", "0", "--no-progress", *out("c16")]),
         ("fig3 --seed -1", "--seed", ["fig3", "--quick", "--seed", "-1", "--no-progress", *out("c17")]),
-        ("fig4 --segments 0", "--segments", ["fig4", "--quick", "--segments", "0", "--no-progress", *out("c18")]),
+        ("fig4 --check-every 0", "--check-every", ["fig4", "--quick", "--check-every", "0", "--no-progress", *out("c18")]),
         ("fig4 --init-scale -1", "--init-scale", ["fig4", "--quick", "--init-scale", "-1", "--no-progress", *out("c19")]),
         ("fig4 --activations tanhh", "--activations", ["fig4", "--quick", "--activations", "tanhh", "--no-progress", *out("c20")]),
         ("fig5 --n 0", "--n", ["fig5", "--n", "0", "--activations", "tanh", *out("c21")]),
