@@ -696,7 +696,8 @@ def evaluate(
             grid.save(path, overwrite=True)  # this run's own progress file (open_progress checked it)
         if progress is not None:
             progress(grid.n_done, job.total)
-    io.finish_progress(path)
+    if distributed.is_main():  # the one process that writes the grid file deletes its set-aside copy
+        io.finish_progress(path)
     return grid
 
 

@@ -513,9 +513,14 @@ def run_command(args, name: str, *, compute: Callable[[Callable], Any], write: C
     from landscape import distributed
 
     if distributed.process_count() > 1:  # process 0 checks the folder and keeps its record; its verdict for all
-        folder, replace = distributed.on_main(lambda: prepare_folder(args, name, outputs), f"folder {name}")
-        folder = validate.output_folder(getattr(args, "out", None), "--out")
-        os.makedirs(folder, exist_ok=True)  # this process's checkpoint shards go there
+
+        def local_folder():  # every process's checkpoint shards go there (an error here reaches every process)
+            path = validate.output_folder(getattr(args, "out", None), "--out")
+            os.makedirs(path, exist_ok=True)
+            return path
+
+        replace = distributed.on_main(lambda: prepare_folder(args, name, outputs), f"folder {name}")[1]
+        folder = distributed.collect(local_folder, f"folder {name} everywhere")[distributed.process_index()]
     else:
         folder, replace = prepare_folder(args, name, outputs)
     t0 = time.perf_counter()
