@@ -126,6 +126,7 @@ from landscape.solutions import group_solutions as group_solutions
 from landscape.solutions import label_solutions as label_solutions
 from landscape.solutions import Solutions as Solutions
 from landscape import slices as slices
+from landscape import distributed as distributed
 from landscape.slices import evaluate as evaluate_grid
 from landscape.slices import Grid as Grid
 from landscape.slices import line_through as line_through
@@ -256,6 +257,7 @@ __all__ = [
     "label_solutions",
     "Solutions",
     "slices",
+    "distributed",
     "evaluate_grid",
     "Grid",
     "line_through",

@@ -49,8 +49,76 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+DISTRIBUTED_OPTIONS = ("coordinator", "num_processes", "process_id", "distributed")
+"""The global options of a multi-process run (before the command; none of them is a setting of a result)."""
+
+
+def _coordinator_arg(text):
+    from landscape import distributed
+
+    try:
+        return distributed.address(text, "--coordinator")
+    except (TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--coordinator: ")) from None
+
+
+def _count_arg(low):
+    def convert(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {v}")
+        return v
+
+    return convert
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--coordinator HOST:PORT --num-processes N --process-id I`` (or ``--distributed``): join a
+    multi-process run (``landscape.distributed``); given before the command."""
+    g = parser.add_argument_group("several processes (jax.distributed; docs/distributed.md)")
+    g.add_argument("--coordinator", type=_coordinator_arg, metavar="HOST:PORT",
+                   help="process 0's address and a free port, the same for every process")
+    g.add_argument("--num-processes", type=_count_arg(1), metavar="N", help="processes in the run")
+    g.add_argument("--process-id", type=_count_arg(0), metavar="I", help="this process, 0..N-1")
+    g.add_argument("--distributed", action="store_true",
+                   help="join a multi-process run whose processes JAX detects (SLURM, Open MPI, Cloud TPU)")
+
+
+def check_distributed_arguments(parser: argparse.ArgumentParser, args) -> bool:
+    """Validates the global options (one-line errors); returns whether this is a multi-process run."""
+    given = {"--coordinator": args.coordinator, "--num-processes": args.num_processes, "--process-id": args.process_id}
+    if any(v is not None for v in given.values()) and any(v is None for v in given.values()):
+        missing = [k for k, v in given.items() if v is None]
+        parser.error(f"argument {', '.join(missing)}: expected --coordinator, --num-processes and --process-id "
+                     "together (or --distributed alone, to detect the cluster)")
+    if args.process_id is not None and args.process_id >= args.num_processes:
+        parser.error(f"argument --process-id: expected 0..{args.num_processes - 1} (--num-processes {args.num_processes}), "
+                     f"got {args.process_id}")
+    return args.coordinator is not None or args.distributed
+
+
+def join_run(args) -> None:
+    """Joins the multi-process run the global options describe; on processes other than 0,
+    progress is switched off (they print nothing but errors)."""
+    from landscape import distributed
+
+    try:
+        distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    except RuntimeError as e:  # JAX's: the coordinator cannot be reached, a timeout, ... (bad input: one line)
+        where = f" at {args.coordinator}" if args.coordinator else ""
+        raise ValueError(f"--coordinator: could not join the multi-process run{where} ({' '.join(str(e).split())[:300]})") from None
+    if not distributed.is_main():
+        args.no_progress = True
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="landscape", description="Loss landscapes of sparse neural networks (JAX).")
+    parser = Parser(prog="landscape", description="Loss landscapes of sparse neural networks (JAX). Several processes: "
+                    "global options before the command, e.g. landscape --coordinator 10.0.0.1:1234 --num-processes 2 "
+                    "--process-id 0 table3 ... (docs/distributed.md).")
+    add_distributed_arguments(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
         mod = importlib.import_module(module)
@@ -76,12 +144,16 @@ def report_error(command: str, e: BaseException) -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)  # imports the experiments (and JAX): seconds
+        parser = build_parser()  # imports the experiments (and JAX): seconds
+        args = parser.parse_args(argv)
     except KeyboardInterrupt:
         print("landscape: interrupted (before the run started; nothing was written)", file=sys.stderr)
         return 130
     args._argv = argv  # the command line, for "run the same command again to resume"
+    several = check_distributed_arguments(parser, args)
     try:
+        if several:
+            join_run(args)
         if getattr(args, "x64", False) or getattr(args, "dtype", None) == "float64":
             import jax
 

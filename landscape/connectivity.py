@@ -55,7 +55,7 @@ import numpy as np
 import optax
 from scipy.sparse import csgraph
 
-from landscape import bounds, evaluate, io, validate
+from landscape import bounds, distributed, evaluate, io, validate
 from landscape.paths import Bezier, Polyline, sample
 from landscape.verdicts import Evidence, Judgement, summary_line
 
@@ -697,10 +697,14 @@ def barrier_matrix(f: Callable, points, *, methods: Sequence[str] = ("linear", "
     if not np.all(np.isfinite(losses)):
         raise ValueError(f"points: non-finite losses at rows {np.nonzero(~np.isfinite(losses))[0].tolist()}")
     H = np.diag(losses)
-    for i in range(m):
-        for j in range(i + 1, m):
-            r = connect(f, Z[i], Z[j], methods=methods, stop_when_connected=False, config=cfg)
-            H[i, j] = H[j, i] = r.max_loss
+    pairs = np.array([(i, j) for i in range(m) for j in range(i + 1, m)])
+
+    def heights(rows):  # several processes (landscape.distributed): each probes its block of pairs
+        return np.array([connect(f, Z[i], Z[j], methods=methods, stop_when_connected=False, config=cfg).max_loss
+                         for i, j in pairs[rows]], np.float64)
+
+    found = np.concatenate(distributed.map_blocks(len(pairs), heights, f"barrier_matrix {m} pairs"))
+    H[pairs[:, 0], pairs[:, 1]] = H[pairs[:, 1], pairs[:, 0]] = found
     B = H - np.maximum(losses[:, None], losses[None, :])
     return BarrierMatrix(heights=H, barriers=B, losses=losses, mst=minimum_spanning_tree(H), methods=tuple(methods),
                          objective=getattr(f, "description", None))

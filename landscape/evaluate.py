@@ -54,6 +54,8 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from landscape import distributed
+
 CPU_WORK = 2**17
 """CPU rule: ``batch_size`` = the power of two at or below ``clip(CPU_WORK // n_params, 1, CPU_MAX_BATCH)``
 (measured, see the module docstring)."""
@@ -340,6 +342,9 @@ def evaluate_points(fn: Callable, xs, *operands, grad: bool = False, n_params: O
       NumPy arrays with a leading axis ``m``: ``fn``'s outputs, or
       ``(values, grads)`` with ``grads`` shaped like ``xs``.
     """
+    if distributed.splits_work():  # several processes (jax.distributed): each evaluates its block of points
+        return distributed.evaluate_points(fn, xs, *operands, grad=grad, n_params=n_params, batch_size=batch_size,
+                                           chunk_size=chunk_size, n_devices=n_devices)
     m = _n_points(xs)
     point_size = max(1, sum(int(np.prod(np.shape(a)[1:])) for a in jax.tree.leaves(xs)))
     ev = evaluator(fn, *operands, n_points=m, n_params=n_params, point_size=point_size, grad=grad,

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from landscape import io, nets, validate
+from landscape import distributed, io, nets, validate
 from landscape.evaluate import Evaluator, evaluator
 from landscape.nets import MLP
 from landscape.paths import Polyline
@@ -611,6 +611,17 @@ def _run_chunk(job: _Job, grid: Grid) -> Grid:
     return io.replace(grid, values=values.reshape(job.shape), n_done=hi)
 
 
+def _run_round(job: _Job, grid: Grid) -> Grid:
+    """The grid with its next ``process_count()`` chunks evaluated, one block per process, exchanged."""
+    lo = grid.n_done
+    hi = min(lo + distributed.process_count() * job.evaluator.plan.chunk_size, job.total)
+    parts = distributed.map_blocks(hi - lo, lambda rows: job.evaluator.chunk(job.coords[lo + rows[0]:lo + rows[-1] + 1]),
+                                   f"grid {job.fingerprint} at {lo}")
+    values = grid.values.ravel().copy()
+    values[lo:hi] = np.concatenate(parts)
+    return io.replace(grid, values=values.reshape(job.shape), n_done=hi)
+
+
 def evaluate(
     surface,
     net: MLP,
@@ -674,14 +685,19 @@ def evaluate(
     """
     job = _prepare(surface, net, X, Y, axes, masks, loss, dtype, batch_size, chunk_size, n_devices, overlays,
                    description)
-    grid = _start(job, path, overwrite)
+    split = distributed.splits_work()
+    if split:  # several processes (jax.distributed): process 0's file says where the grid stands, for every process
+        grid = distributed.on_main(lambda: _start(job, path, overwrite), f"grid {job.fingerprint}")
+    else:
+        grid = _start(job, path, overwrite)
     while not grid.complete:
-        grid = _run_chunk(job, grid)
-        if path is not None:
+        grid = _run_round(job, grid) if split else _run_chunk(job, grid)
+        if path is not None and distributed.is_main():
             grid.save(path, overwrite=True)  # this run's own progress file (open_progress checked it)
         if progress is not None:
             progress(grid.n_done, job.total)
-    io.finish_progress(path)
+    if distributed.is_main():  # the one process that writes the grid file deletes its set-aside copy
+        io.finish_progress(path)
     return grid
 
 

@@ -68,7 +68,7 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from landscape import evaluate, io, nets, validate
+from landscape import distributed, evaluate, io, nets, validate
 from landscape.nets import MLP
 
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED = 0, 1, 2, 3
@@ -1147,6 +1147,10 @@ def train(
       leave ``batch_size`` at its default agree bit for bit. The two programs
       agree with each other to rounding.
     """
+    if distributed.splits_work():  # several processes (jax.distributed): each trains its block of trials
+        kwargs = dict(locals())
+        kwargs.update(kwargs.pop("config_kwargs"))
+        return distributed.train(**kwargs)
     validate.function(progress, "progress", optional=True)
     validate.boolean(overwrite, "overwrite")
     plan = prepare(net, X, Y, masks=masks, n_trials=n_trials, seed=seed, config=config, optimizer=optimizer,

@@ -330,9 +330,11 @@ def _is_terminal(stream) -> bool:
 
 # ----------------------------------------------------------------------------- the output folder, before any computation
 
-NOT_SETTINGS = frozenset({"out", "overwrite", "no_progress", "checkpoint", "command", "denominator"})
+NOT_SETTINGS = frozenset({"out", "overwrite", "no_progress", "checkpoint", "command", "denominator",
+                          "coordinator", "num_processes", "process_id", "distributed"})
 """Options that do not change what a command computes (nor the files' content): a rerun that
-differs only in these is the same run. (Attributes starting with ``_`` are never settings.)"""
+differs only in these is the same run: the process count of a multi-process run is none either, since
+results do not depend on it. (Attributes starting with ``_`` are never settings.)"""
 
 
 def command_settings(args) -> dict:
@@ -497,6 +499,10 @@ def run_command(args, name: str, *, compute: Callable[[Callable], Any], write: C
        ``--overwrite``);
     4. prints ``summary(result)`` and the files written; completes the run record.
 
+    In a multi-process run (``landscape.distributed``) every process computes (the work is split
+    inside ``trials.train`` / ``evaluate_points`` / ``slices.evaluate``); process 0 alone checks
+    the folder's record (its verdict is every process's), writes, prints and keeps the record.
+
     Args:
       outputs: every file name the command may write into the folder (checkpoints included).
       resume: what an interrupted run leaves behind (printed after Ctrl-C).
@@ -504,10 +510,24 @@ def run_command(args, name: str, *, compute: Callable[[Callable], Any], write: C
     Returns:
       The result of ``compute``.
     """
-    folder, replace = prepare_folder(args, name, outputs)
+    from landscape import distributed
+
+    if distributed.process_count() > 1:  # process 0 checks the folder and keeps its record; its verdict for all
+
+        def local_folder():  # every process's checkpoint shards go there (an error here reaches every process)
+            path = validate.output_folder(getattr(args, "out", None), "--out")
+            os.makedirs(path, exist_ok=True)
+            return path
+
+        replace = distributed.on_main(lambda: prepare_folder(args, name, outputs), f"folder {name}")[1]
+        folder = distributed.collect(local_folder, f"folder {name} everywhere")[distributed.process_index()]
+    else:
+        folder, replace = prepare_folder(args, name, outputs)
     t0 = time.perf_counter()
     with progress_bars(parts, total, unit=unit, enabled=not getattr(args, "no_progress", False), label=name) as update:
         result = _run_interruptibly(args, lambda: compute(update), resume)
+    if not distributed.is_main():  # every process holds the result; process 0 alone writes and prints it
+        return result
     files = write(result, folder, overwrite=replace)
     text = summary(result)
     if text:

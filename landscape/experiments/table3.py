@@ -25,7 +25,7 @@ import jax
 import numpy as np
 from scipy import stats
 
-from landscape import curvature, io, nets, solutions, trials, validate
+from landscape import curvature, distributed, io, nets, solutions, trials, validate
 from landscape.experiments import _common
 from landscape.theory import THEOREM6_LABELS as LABELS
 from landscape.theory import Theorem6, theorem6_global_min, theorem6_labels, w_from_params
@@ -358,13 +358,17 @@ def run_table3(cfg: Table3Config = Table3Config(), progress: Optional[Callable[[
     Args:
       cfg: the settings.
       progress: called as ``progress(activation, info)`` after every chunk of steps.
-      workers: threads (default: number of CPUs, at most one per activation).
+      workers: threads (default: number of CPUs, at most one per activation; 1 in a
+        multi-process run, whose collectives must come in the same order on every process).
       checkpoint_dir: if set, each activation checkpoints to
-        ``<dir>/ckpt_<activation>.npz`` and a rerun resumes.
+        ``<dir>/ckpt_<activation>.npz`` and a rerun resumes (several processes: one shard
+        per process, ``ckpt_<activation>.p<I>of<N>.npz``, and ``ckpt_<activation>.manifest.npz``).
       overwrite: set aside checkpoints written by other settings instead of refusing them.
     """
     global_min, _ = theorem6_global_min(Theorem6(*cfg.y))
     workers = workers or min(len(cfg.activations), os.cpu_count() or 1)
+    if distributed.splits_work():  # collectives pair up in call order: one activation after another
+        workers = 1
 
     def one(a):
         hook = (lambda info: progress(a, info)) if progress is not None else None
@@ -404,10 +408,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     cfg = Table3Config(activations=tuple(args.activations), n_trials=args.trials, max_steps=args.steps,
                        learning_rate=args.lr, loss=args.loss, seed=args.seed, dtype=args.dtype)
-    outputs = ["table3.json", "table3.png", *(f"{p}_{a}.npz" for a in cfg.activations for p in ("trials", "ckpt"))]
+    outputs = ["table3.json", "table3.png", *(f"{p}_{a}.npz" for a in cfg.activations for p in ("trials", "ckpt", "ckpt.manifest"))]
     if args.checkpoint:
         resume = (f"Checkpoints of the completed chunks of steps are in {os.path.join(args.out, 'ckpt_<activation>.npz')} "
-                  "(the chunk in flight is lost).")
+                  "(several processes: ckpt_<activation>.p<I>of<N>.npz; the chunk in flight is lost).")
     else:
         resume = "Nothing was kept (run with --checkpoint to make a run resumable)."
 
