@@ -38,6 +38,7 @@ the output.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import os
@@ -47,6 +48,7 @@ from typing import Callable, Optional, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 from scipy import stats
 
 from landscape import connectivity, curvature, io, nets, solutions, structure, theory, trials, validate
@@ -581,6 +583,52 @@ def _certify_eq3(thm: theory.Theorem6, activation: str, w) -> Optional[tuple]:
     return cert, float(np.linalg.norm(wv - w)), (float(a), float(b))
 
 
+@functools.partial(jax.jit, static_argnames=("net",))
+def _grad_hessian(net: MLP, params, X, Y, masks):
+    """``(∇L, ∇²L)`` over all weights (masked ones included) at one point, masks as data (vmapped by the caller)."""
+    flat, unravel = ravel_pytree(params)
+
+    def L(v):
+        return nets.loss(net, unravel(v), X, Y, masks, "half_sum")
+
+    return jax.grad(L)(flat), jax.hessian(L)(flat)
+
+
+def _prefilter(net: MLP, params_batch, X, Y, masks, gtol: float, eig_atol: float, eig_rtol: float = 1e-8) -> list:
+    """The first tests of ``curvature.classify_critical_point``, batched over points in one compiled program.
+
+    ``classify_critical_point`` compiles a gradient and a Hessian per objective (one per structure and call);
+    here one program serves every point and structure (masks as data). For each point: ``"not_critical"``
+    when ``‖∇L‖ > gtol`` on the free coordinates, ``"saddle"`` when the free-coordinate Hessian has
+    eigenvalues below ``−band`` and above ``band`` (``band = max(eig_atol, eig_rtol·max|λ|, 4 k eps ‖H‖_F)``,
+    ``classify_critical_point``'s band), else None: the point goes to ``classify_critical_point`` (strict
+    minimum, flat minimum, degenerate, ...). Returns ``(label or None, how)`` per point.
+    """
+    dtype = np.dtype(jax.tree.leaves(params_batch)[0].dtype)
+    G, H = jax.vmap(_grad_hessian, in_axes=(None, 0, None, None, 0))(net, params_batch, X, Y, masks)
+    G, H = np.asarray(G, np.float64), np.asarray(H, np.float64)
+    free = np.concatenate([np.asarray(m).reshape(np.shape(m)[0], -1) for m in jax.tree.leaves(masks)], axis=1) != 0
+    eps = float(np.finfo(dtype).eps)
+    out = []
+    for g, h, f in zip(G, H, free):
+        k = int(f.sum())
+        gn = float(np.linalg.norm(g[f]))
+        if gn > gtol:
+            out.append(("not_critical", f"‖∇f(z)‖ = {gn:.3g} > gtol {gtol:g} (batched gradient)"))
+            continue
+        hf = 0.5 * (h[np.ix_(f, f)] + h[np.ix_(f, f)].T)
+        lam = np.linalg.eigvalsh(hf)
+        err = 4 * k * eps * float(np.linalg.norm(hf))
+        band = max(eig_atol, eig_rtol * float(np.max(np.abs(lam))), err)
+        neg, pos = int(np.sum(lam < -band)), int(np.sum(lam > band))
+        if neg and pos:
+            out.append(("saddle", f"‖∇f(z)‖ = {gn:.2g} ≤ gtol {gtol:g}; batched eigh of the {k}x{k} Hessian at z: {neg} "
+                                  f"eigenvalues < −{band:.2g}, {pos} > {band:.2g} (eigenvalue error ≤ {err:.2g})"))
+        else:
+            out.append((None, ""))
+    return out
+
+
 def classify(structure: Structure, activation: str, X, Y, result: dict, cfg: AtlasConfig, *,
              thm: Optional[theory.Theorem6] = None) -> StructureResult:
     """Classifies one structure's end points with evidence (see the module docstring).
@@ -669,27 +717,35 @@ def classify(structure: Structure, activation: str, X, Y, result: dict, cfg: Atl
         best = ok[np.argmin(loss[ok])]
         z_best = f.space.flatten(jax.tree.map(lambda p: np.asarray(p[best], dtype), tuple(result["params"])), check=False)
         n_searched = 0
-        for g in np.argsort(groups.loss, kind="stable"):
+        order = np.argsort(groups.loss, kind="stable")
+        reps = rest[groups.representative[order]]
+        pre = _prefilter(net, jax.tree.map(lambda p: np.asarray(p[reps], dtype), tuple(result["params"])), X, Y,
+                         jax.tree.map(lambda m: np.repeat(np.asarray(m, dtype)[None], reps.size, 0), masks),
+                         cfg.grad_tol, cfg.eig_atol)
+        for g, (plabel, phow) in zip(order, pre):
             members = rest[groups.group == g]
             rep = rest[groups.representative[g]]
             z = f.space.flatten(jax.tree.map(lambda p: np.asarray(p[rep], dtype), tuple(result["params"])), check=False)
-            cp = curvature.classify_critical_point(f, z, gtol=cfg.grad_tol, eig_atol=cfg.eig_atol)
-            label = cp.label
+            if plabel is not None:
+                label, cev, chow = plabel, Evidence.SAMPLED.value, phow
+            else:
+                cp = curvature.classify_critical_point(f, z, gtol=cfg.grad_tol, eig_atol=cfg.eig_atol)
+                label, cev, chow = cp.label, cp.evidence, cp.how
             if label in ("saddle", "local_maximum", "not_minimum"):
-                spurious.append(entry(members, "saddle", label.replace("_", " "), cp.evidence, cp.how, label, rep))
+                spurious.append(entry(members, "saddle", label.replace("_", " "), cev, chow, label, rep))
                 continue
             if label == "not_critical":
-                spurious.append(entry(members, "unconverged", "not critical", cp.evidence, cp.how, label, rep))
+                spurious.append(entry(members, "unconverged", "not critical", cev, chow, label, rep))
                 continue
             if label == "undecided":
-                spurious.append(entry(members, "undecided", "undecided", cp.evidence, cp.how, label, rep))
+                spurious.append(entry(members, "undecided", "undecided", cev, chow, label, rep))
                 continue
             typ = "strict_minimum" if label == "strict_minimum" else "valley"
             if n_searched >= cfg.max_candidates or rep == best:
                 spurious.append(entry(members, typ, CANDIDATE if typ == "valley" else
                                       "strict minimum above the global value; no connectivity search (budget)",
                                       Evidence.SAMPLED.value if typ == "strict_minimum" else Evidence.NONE.value,
-                                      f"{cp.how}; no connectivity search: max_candidates = {cfg.max_candidates}",
+                                      f"{chow}; no connectivity search: max_candidates = {cfg.max_candidates}",
                                       label, rep))
                 continue
             n_searched += 1
@@ -703,10 +759,10 @@ def classify(structure: Structure, activation: str, X, Y, result: dict, cfg: Atl
             searched = f"{'/'.join(cfg.connect_methods)} search to the best end point: {r.verdict} (max loss {r.max_loss:.6g} > {alpha:.6g})"
             if typ == "strict_minimum":
                 spurious.append(entry(members, typ, "strict minimum above the global value; no path to a lower point "
-                                      "found below its level", cp.evidence, f"{cp.how}; {searched}", label, rep))
+                                      "found below its level", cev, f"{chow}; {searched}", label, rep))
             else:
                 spurious.append(entry(members, typ, CANDIDATE, Evidence.SAMPLED.value,
-                                      f"curvature {label} [{cp.evidence}]: {cp.how}; {searched}", label, rep))
+                                      f"curvature {label} [{cev}]: {chow}; {searched}", label, rep))
     for p in spurious + removed:
         summary_line(p["verdict"], p["evidence"])  # the wording check (docs/verdicts.md)
     spurious.sort(key=lambda p: (SPURIOUS_TYPES.index(p["type"]), p["loss"] if np.isfinite(p["loss"]) else np.inf))

@@ -272,3 +272,26 @@ def test_cli_quick_writes_the_issue_shape(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "landscape.cli", "atlas", "--trials", "0"], capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and "--trials" in bad.stderr
+
+
+def test_batched_prefilter_agrees_with_classify_critical_point(eq3_run):
+    # The atlas labels saddles and non-critical points in one batched program; wherever it gives a label it
+    # must be classify_critical_point's (same tolerances), and it must pass flat points on (None).
+    net = THM.net("tanh")
+    X, Y = THM.X, THM.Y
+    zero = jax.tree.map(lambda m: np.zeros(np.shape(m)), THM.masks())
+    with jax.enable_x64(True):
+        pts = [theory.valley_point(THM, "tanh", b=10.0), theory.better_point(THM, "tanh"), zero]
+        pts = [jax.tree.map(lambda p: np.asarray(p, np.float64), tuple(p)) for p in pts]
+        trained = jax.tree.map(lambda p: np.asarray(p[:3], np.float64), tuple(eq3_run.trials["tanh"].params))
+        pts += [jax.tree.map(lambda p, i=i: p[i], trained) for i in range(3)]
+        batch = jax.tree.map(lambda *a: np.stack(a), *pts)
+        masks = jax.tree.map(lambda m: np.repeat(np.asarray(m, np.float64)[None], len(pts), 0), THM.masks())
+        pre = atlas._prefilter(net, batch, X, Y, masks, 1e-3, 1e-4)
+        f = ls.curvature.masked_objective(net, X, Y, THM.masks(), dtype=np.float64)
+        labels = [ls.curvature.classify_critical_point(f, f.space.flatten(p), gtol=1e-3, eig_atol=1e-4).label for p in pts]
+    assert pre[0][0] is None and labels[0] in ("flat_minimum", "degenerate")  # the valley: flat directions
+    assert pre[2][0] == labels[2] == "saddle"  # the origin: σ(0) = 0 makes it critical, W1-W2 cross terms a saddle
+    assert any(p[0] == "not_critical" for p in pre[3:])
+    for (lab, _), ref in zip(pre, labels):
+        assert lab is None or lab == ref
