@@ -50,15 +50,15 @@ def main() -> int:
                           if info["steps_done"] % 10_000 == 0 or info["n_stopped"] == info["batch_trials"] else None)
     t2 = time.perf_counter()
     load1 = os.getloadavg()
-    print(res.format_table())
+    if a.out:
+        res.save(a.out, overwrite=True)
     n_struct = len(res.results)
     print(f"structures: {n_struct}, trials each: {cfg.n_trials}, max steps {cfg.max_steps}")
     print(f"enumeration + structure reports: {t1 - t0:.1f} s; train: {res.seconds['tanh']['train']:.1f} s; "
           f"classify: {res.seconds['tanh']['classify']:.1f} s; atlas total (enumeration to table): {t2 - t0:.1f} s; "
           f"process total incl. imports: {t2 - t_start:.1f} s")
-    print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
-    if a.out:
-        res.save(a.out, overwrite=True)
+    print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}", flush=True)
+    print(res.format_table())
     return 0
 
 

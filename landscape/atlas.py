@@ -40,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import math
 import os
 import time
 from typing import Callable, Optional, Sequence
@@ -541,7 +540,7 @@ class StructureResult:
         if cands:
             m = sum(p["type"] == "strict_minimum" for p in cands)
             return (f"{len(cands)} spurious candidates ({m} strict minima, {len(cands) - m} valley candidates), "
-                    f"none proved", Evidence.SAMPLED.value)
+                    f"not proved", Evidence.SAMPLED.value)
         if s.benign_theorem is not None:
             word = "applies" if s.benign_evidence == Evidence.PROVED.value else "conditions hold numerically"
             return f"no spurious valleys ({s.benign_theorem} {word})", s.benign_evidence
@@ -725,7 +724,8 @@ def classify(structure: Structure, activation: str, X, Y, result: dict, cfg: Atl
         for g, (plabel, phow) in zip(order, pre):
             members = rest[groups.group == g]
             rep = rest[groups.representative[g]]
-            z = f.space.flatten(jax.tree.map(lambda p: np.asarray(p[rep], dtype), tuple(result["params"])), check=False)
+            z = f.space.flatten(jax.tree.map(lambda p, rep=rep: np.asarray(p[rep], dtype), tuple(result["params"])),
+                                check=False)
             if plabel is not None:
                 label, cev, chow = plabel, Evidence.SAMPLED.value, phow
             else:
@@ -756,7 +756,8 @@ def classify(structure: Structure, activation: str, X, Y, result: dict, cfg: Atl
                                      f"{r.method} path to the best end point (loss {float(f(z_best)):.6g}): {r.how}",
                                      label, rep))
                 continue
-            searched = f"{'/'.join(cfg.connect_methods)} search to the best end point: {r.verdict} (max loss {r.max_loss:.6g} > {alpha:.6g})"
+            searched = (f"{'/'.join(cfg.connect_methods)} search to the best end point: {r.verdict} "
+                        f"(max loss {r.max_loss:.6g} > {alpha:.6g})")
             if typ == "strict_minimum":
                 spurious.append(entry(members, typ, "strict minimum above the global value; no path to a lower point "
                                       "found below its level", cev, f"{chow}; {searched}", label, rep))
@@ -932,7 +933,7 @@ def run_atlas(cfg: AtlasConfig = AtlasConfig(), X=None, Y=None, *, progress: Opt
         params = jax.tree.map(np.asarray, res.params)
         for i, s in enumerate(chosen):
             rows = slice(i * N, (i + 1) * N)
-            part = {"params": jax.tree.map(lambda p: p[rows], params), "loss": res.loss[rows],
+            part = {"params": jax.tree.map(lambda p, rows=rows: p[rows], params), "loss": res.loss[rows],
                     "grad_norm": res.grad_norm[rows], "status": res.status[rows], "trial_ids": res.trial_ids[rows]}
             results.append(classify(s, a, X, Y, part, cfg, thm=thm))
         seconds[a] = {"enumerate": t1 - t0, "train": t2 - t1, "classify": time.perf_counter() - t2}

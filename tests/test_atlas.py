@@ -2,7 +2,6 @@
 a structure where a theorem applies, a planted contradiction, resumability, bad input, the CLI."""
 
 import dataclasses
-import itertools
 import json
 import os
 import subprocess
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import atlas, nets, structure, theory, trials
+from landscape import atlas, structure, theory, trials
 
 THM = theory.Theorem6()
 
@@ -295,3 +294,26 @@ def test_batched_prefilter_agrees_with_classify_critical_point(eq3_run):
     assert any(p[0] == "not_critical" for p in pre[2:])
     for (lab, _), ref in zip(pre, labels):
         assert lab is None or lab == ref
+
+
+def test_every_structure_verdict_passes_the_wording_check(enum_tanh):
+    # Each branch of StructureResult's verdict, built by hand, goes through verdicts.summary_line.
+    s = enum_tanh.structures[20]
+
+    def point(typ, ev, verdict="x"):
+        return {"loss": 1.0, "count": 3, "type": typ, "verdict": verdict, "evidence": ev, "how": "Theorem 6: ..."}
+
+    cases = [((), None, None), ((point("strict_minimum", "sampled"),), None, None),
+             ((point("valley", "sampled", atlas.CANDIDATE),), None, None), ((point("valley", "proved"),), None, None),
+             ((), "Theorem 1", "proved"), ((), "Theorem 3", "sampled")]
+    for spurious, thm, ev in cases:
+        st = dataclasses.replace(s, benign_theorem=thm, benign_evidence=ev)
+        r = atlas.StructureResult(st, "tanh", 10, 0.1, "sampled", "", 7, 0.7, (0.4, 0.9), spurious, (), {})
+        ls.verdicts.summary_line(r.verdict, r.evidence)
+        if spurious and spurious[0]["type"] == "strict_minimum":
+            assert r.verdict.startswith("1 spurious candidates") and r.evidence == "sampled"
+    c = atlas.Contradiction(20, "Theorem 1", "proved", point("strict_minimum", "sampled"), {"global_value": 0.1})
+    r = atlas.StructureResult(dataclasses.replace(s, benign_theorem="Theorem 1", benign_evidence="proved"), "tanh", 10,
+                              0.1, "sampled", "", 7, 0.7, (0.4, 0.9), (point("strict_minimum", "sampled"),), (), {}, c)
+    ls.verdicts.summary_line(r.verdict, r.evidence)
+    assert r.verdict.startswith("CONTRADICTION") and "CONTRADICTION" in str(c)
