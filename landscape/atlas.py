@@ -742,7 +742,7 @@ def classify(structure: Structure, activation: str, X, Y, result: dict, cfg: Atl
                 continue
             typ = "strict_minimum" if label == "strict_minimum" else "valley"
             if n_searched >= cfg.max_candidates or rep == best:
-                spurious.append(entry(members, typ, CANDIDATE if typ == "valley" else
+                spurious.append(entry(members, typ, "valley candidate; no connectivity search (budget)" if typ == "valley" else
                                       "strict minimum above the global value; no connectivity search (budget)",
                                       Evidence.SAMPLED.value if typ == "strict_minimum" else Evidence.NONE.value,
                                       f"{chow}; no connectivity search: max_candidates = {cfg.max_candidates}",
