@@ -184,6 +184,12 @@ class Structure:
     def mask_tree(self, dtype=np.float32) -> tuple:
         return tuple({"W": np.asarray(m, dtype)} for m in self.masks)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Structure":
+        """The structure of a ``to_dict`` (or of a row of ``atlas.json``); the report is not stored (None)."""
+        return cls(int(d["index"]), tuple(np.asarray(m, np.int8) for m in d["masks"]), int(d["code"]), int(d["n_masks"]),
+                   int(d["n_orbit"]), d["kind"], None, d["benign_theorem"], d["benign_evidence"], bool(d["eq3"]))
+
     def to_dict(self) -> dict:
         return {"index": self.index, "masks": [m.tolist() for m in self.masks], "code": int(self.code),
                 "n_masks": self.n_masks, "n_orbit": self.n_orbit, "kind": self.kind,
@@ -550,12 +556,22 @@ class StructureResult:
         s = self.structure
         return {"index": s.index, "masks": [m.tolist() for m in s.masks], "kind": s.kind,
                 "benign_theorem": s.benign_theorem, "benign_evidence": s.benign_evidence, "eq3": s.eq3,
-                "n_masks": s.n_masks, "activation": self.activation, "n_trials": self.n_trials,
+                "n_masks": s.n_masks, "code": int(s.code), "n_orbit": s.n_orbit, "activation": self.activation,
+                "n_trials": self.n_trials,
                 "global_value": {"loss": self.global_value, "evidence": self.global_evidence, "how": self.global_how},
                 "n_global": self.n_global, "p_global": self.p_global, "ci": list(self.ci),
                 "spurious": [dict(p) for p in self.spurious], "removed": [dict(p) for p in self.removed],
                 "status": self.status, "verdict": self.verdict, "evidence": self.evidence,
                 "contradiction": None if self.contradiction is None else self.contradiction.to_dict()}
+
+
+def _structure_result(d: dict) -> StructureResult:
+    """A ``StructureResult`` from its ``to_dict`` (a row of ``atlas.json``)."""
+    c = d.get("contradiction")
+    g = d["global_value"]
+    return StructureResult(Structure.from_dict(d), d["activation"], int(d["n_trials"]), float(g["loss"]), g["evidence"],
+                           g["how"], int(d["n_global"]), float(d["p_global"]), tuple(d["ci"]), tuple(d["spurious"]),
+                           tuple(d["removed"]), dict(d["status"]), None if c is None else Contradiction(**c))
 
 
 def _certify_eq3(thm: theory.Theorem6, activation: str, w) -> Optional[tuple]:
@@ -838,6 +854,43 @@ class AtlasResult:
             paths[a] = r.save(os.path.join(folder, f"trials_{a}.npz"), overwrite=overwrite)
         _common.write_json(paths["json"], self.to_dict(), overwrite=overwrite)
         return paths
+
+    @classmethod
+    def load(cls, folder: str) -> "AtlasResult":
+        """Reads a folder written by ``save``: ``atlas.json`` and, where present, ``trials_<activation>.npz``.
+
+        A loaded atlas has every field of the saved one except the structure reports (``Structure.report`` is
+        None) and, in ``enumerations``, only the structures that were run.
+
+        Raises:
+          FileNotFoundError: no ``atlas.json`` in ``folder``.  ValueError: a file that is not an atlas.
+        """
+        import json
+
+        if not isinstance(folder, (str, os.PathLike)):
+            raise TypeError(f"folder: expected a path to a folder written by AtlasResult.save, got {validate.got(folder)}")
+        folder = os.fspath(folder)
+        path = os.path.join(folder, "atlas.json")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"folder: no atlas.json in {folder!r} (write one with AtlasResult.save)")
+        with open(path) as f:
+            d = json.load(f)
+        if not isinstance(d, dict) or "structures" not in d or "config" not in d:
+            raise ValueError(f"folder: {path} is not an atlas.json (expected the keys 'config' and 'structures')")
+        c = d["config"]
+        names = {f.name for f in dataclasses.fields(AtlasConfig)}
+        cfg = AtlasConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items() if k in names})
+        results = tuple(_structure_result(r) for r in d["structures"])
+        enums = {}
+        for a, e in d.get("enumeration", {}).items():
+            run = tuple(r.structure for r in results if r.activation == a)
+            enums[a] = Enumeration(tuple(e["sizes"]), e["activation"], run, int(e["n_raw_masks"]), int(e["n_orbits_raw"]),
+                                   int(e["group_size"]), tuple((np.asarray(b), np.asarray(cc)) for b, cc in e["data_symmetries"]),
+                                   dict(e["excluded"]), bool(e["sampled"]), e.get("seed"))
+        runs = {a: trials.TrialsResult.load(os.path.join(folder, f"trials_{a}.npz")) for a in cfg.activations
+                if os.path.isfile(os.path.join(folder, f"trials_{a}.npz"))}
+        return cls(cfg, np.asarray(c["X"], np.float64), np.asarray(c["Y"], np.float64), enums, results, runs,
+                   d.get("seconds", {}))
 
     def format_table(self) -> str:
         """The summary table: one row per structure and activation, then the contradictions (loud)."""

@@ -317,3 +317,18 @@ def test_every_structure_verdict_passes_the_wording_check(enum_tanh):
                               0.1, "sampled", "", 7, 0.7, (0.4, 0.9), (point("strict_minimum", "sampled"),), (), {}, c)
     ls.verdicts.summary_line(r.verdict, r.evidence)
     assert r.verdict.startswith("CONTRADICTION") and "CONTRADICTION" in str(c)
+
+
+def test_save_load_round_trip(tmp_path, eq3_run):
+    paths = eq3_run.save(str(tmp_path))
+    assert os.path.exists(paths["json"]) and os.path.exists(paths["tanh"])
+    back = atlas.AtlasResult.load(str(tmp_path))
+    a, b = eq3_run.to_dict(), back.to_dict()
+    for k in ("config", "structures", "contradictions"):
+        assert json.loads(ls.io.to_json(a[k])) == json.loads(ls.io.to_json(b[k])), k
+    np.testing.assert_array_equal(back.trials["tanh"].loss, eq3_run.trials["tanh"].loss)
+    assert back.format_table() == eq3_run.format_table()
+    with pytest.raises(FileExistsError):  # nothing saved is replaced silently
+        dataclasses.replace(eq3_run, config=dataclasses.replace(eq3_run.config, seed=1)).save(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="folder"):
+        atlas.AtlasResult.load(str(tmp_path / "nothing"))
