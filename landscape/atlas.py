@@ -209,6 +209,8 @@ class Enumeration:
       data_symmetries: the ``(b, c)`` pairs, as lists.
       excluded: raw masks not kept, by reason.
       sampled: whether the raw masks were a random sample (then ``seed``).
+      saved_counts: ``n_structures`` and ``kinds`` of the whole enumeration when it was loaded from
+        ``atlas.json`` (``structures`` then holds only the structures that were run).
     """
 
     sizes: tuple
@@ -221,8 +223,14 @@ class Enumeration:
     excluded: dict
     sampled: bool = False
     seed: Optional[int] = None
+    saved_counts: Optional[dict] = None
 
     def to_dict(self) -> dict:
+        if self.saved_counts is not None:  # loaded from atlas.json: the counts of the whole enumeration
+            return {**self._dict(), **self.saved_counts}
+        return self._dict()
+
+    def _dict(self) -> dict:
         return {"sizes": list(self.sizes), "activation": self.activation, "n_structures": len(self.structures),
                 "n_raw_masks": self.n_raw, "n_orbits_raw": self.n_orbits_raw, "group_size": self.group_size,
                 "data_symmetries": [[b.tolist(), c.tolist()] for b, c in self.data_symmetries],
@@ -886,7 +894,8 @@ class AtlasResult:
             run = tuple(r.structure for r in results if r.activation == a)
             enums[a] = Enumeration(tuple(e["sizes"]), e["activation"], run, int(e["n_raw_masks"]), int(e["n_orbits_raw"]),
                                    int(e["group_size"]), tuple((np.asarray(b), np.asarray(cc)) for b, cc in e["data_symmetries"]),
-                                   dict(e["excluded"]), bool(e["sampled"]), e.get("seed"))
+                                   dict(e["excluded"]), bool(e["sampled"]), e.get("seed"),
+                                   {"n_structures": e["n_structures"], "kinds": e["kinds"]})
         runs = {a: trials.TrialsResult.load(os.path.join(folder, f"trials_{a}.npz")) for a in cfg.activations
                 if os.path.isfile(os.path.join(folder, f"trials_{a}.npz"))}
         return cls(cfg, np.asarray(c["X"], np.float64), np.asarray(c["Y"], np.float64), enums, results, runs,
@@ -899,7 +908,7 @@ class AtlasResult:
                  f"per structure, lr {cfg.learning_rate}, <= {cfg.max_steps} steps, loss {cfg.loss}, {cfg.dtype}, seed {cfg.seed}"]
         for a, e in self.enumerations.items():
             kinds = e.to_dict()["kinds"]
-            lines.append(f"{a}: {len(e.structures)} structures ({', '.join(f'{v} {k}' for k, v in kinds.items() if v)}) from "
+            lines.append(f"{a}: {e.to_dict()['n_structures']} structures ({', '.join(f'{v} {k}' for k, v in kinds.items() if v)}) from "
                          f"{e.n_raw} mask pairs, {e.n_orbits_raw} orbits under a group of {e.group_size}; excluded: "
                          + ", ".join(f"{v} ({k})" for k, v in e.excluded.items()))
         header = ["#", "act", "kind", "theorem", "P(global) [95% CI]", "global value", "spurious (type x count)", "verdict"]
