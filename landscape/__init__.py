@@ -137,6 +137,16 @@ from landscape.slices import plane_through as plane_through
 from landscape.slices import random_direction as random_direction
 from landscape.slices import random_plane as random_plane
 
+from landscape.atlas import AtlasConfig as AtlasConfig
+from landscape.atlas import AtlasResult as AtlasResult
+from landscape.atlas import Contradiction as Contradiction
+from landscape.atlas import Enumeration as Enumeration
+from landscape.atlas import Structure as Structure
+from landscape.atlas import StructureResult as StructureResult
+from landscape.atlas import data_symmetries as data_symmetries
+from landscape.atlas import enumerate_structures as enumerate_structures
+from landscape.atlas import run_atlas as run_atlas
+from landscape.atlas import symmetry_group as symmetry_group
 __all__ = [
     "ACTIVATIONS",
     "get_activation",
@@ -267,4 +277,14 @@ __all__ = [
     "plane_through",
     "random_direction",
     "random_plane",
+    "AtlasConfig",
+    "AtlasResult",
+    "Contradiction",
+    "Enumeration",
+    "Structure",
+    "StructureResult",
+    "data_symmetries",
+    "enumerate_structures",
+    "run_atlas",
+    "symmetry_group",
 ]

@@ -24,6 +24,7 @@ COMMANDS = {
     "fig4": "landscape.experiments.deep_nonlinear",
     "fig5": "landscape.experiments.valley_slice",
     "property-p": "landscape.experiments.property_p_demo",
+    "atlas": "landscape.experiments.atlas",
 }
 """Sub-command name -> module (imported only when that command runs)."""
 

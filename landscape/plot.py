@@ -11,7 +11,8 @@ Every function takes result objects and returns a matplotlib ``Figure``;
   ``{"color": "red"}``) when present. Extra overlays can be passed as
   ``overlays={name: xy}``.
 * The experiments: ``table3`` (``Table3Result``), ``figure3`` (``Fig3Result``),
-  ``figure4`` (``Fig4Result``), ``path_report`` (``paths.PathReport``).
+  ``figure4`` (``Fig4Result``), ``path_report`` (``paths.PathReport``), ``atlas_p_global`` and
+  ``atlas_spurious`` (``atlas.AtlasResult``).
 
 This is the only module of the package that touches matplotlib's backend: on
 import it selects Agg (files only, no window) unless a backend was already
@@ -483,4 +484,109 @@ def path_report(report):
     rise = f"rise bound {bound:.2g}" if evidence == "certified" and np.isfinite(bound) else \
         f"max sampled rise {report.max_increase:.2g}"
     ax.set_title(f"{verdict} [{evidence}] {report.theorem}: {rise}")
+    return fig
+
+
+# ----------------------------------------------------------------------------- the atlas
+
+ATLAS_KIND_COLORS = {"dense": "#2b8cbe", "SD": "#31a354", "SS": "#e34a33", "DS": "#756bb1"}
+"""Colour of each network class in the atlas figures."""
+ATLAS_TYPE_COLORS = {"strict_minimum": "#a50f15", "valley": "#e34a33", "saddle": "#fdbb84", "undecided": "#9e9ac8",
+                     "unconverged": "#bdbdbd", "diverged": "#252525"}
+"""Colour of each end-point type in ``atlas_spurious``."""
+
+
+def _atlas_rows(result):
+    """Per activation: the structures' result dicts in plotting order (dense, SD, SS, DS; then index)."""
+    rows = {}
+    order = {k: i for i, k in enumerate(ATLAS_KIND_COLORS)}
+    for r in result.to_dict()["structures"]:
+        rows.setdefault(r["activation"], []).append(r)
+    return {a: sorted(rs, key=lambda r: (order.get(r["kind"], 9), r["index"])) for a, rs in rows.items()}
+
+
+def _kind_bands(ax, rs) -> None:
+    """Separators and labels of the dense / SD / SS / DS groups along x."""
+    kinds = [r["kind"] for r in rs]
+    start = 0
+    for i in range(1, len(kinds) + 1):
+        if i == len(kinds) or kinds[i] != kinds[start]:
+            ax.axvline(i - 0.5, color="0.85", lw=0.8, zorder=0)
+            ax.text((start + i - 1) / 2, 1.02, f"{kinds[start]} ({i - start})", ha="center", va="bottom",
+                    transform=ax.get_xaxis_transform(), fontsize=8, color=ATLAS_KIND_COLORS.get(kinds[start], "k"))
+            start = i
+
+
+def atlas_p_global(result):
+    """P(global) per structure with its Wilson 95% interval, grouped by network class (dense / SD / SS / DS),
+    one panel per activation; Eq. (3)'s structure is marked, structures whose global value is the proved
+    infimum are drawn filled, those with only a best-found value hollow.
+
+    Args:
+      result: a ``landscape.atlas.AtlasResult``.
+
+    Returns:
+      The Figure.
+    """
+    rows = _atlas_rows(result)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(max(6.0, 0.03 * max(len(r) for r in rows.values()) + 5), 3.2 * len(rows)),
+                             squeeze=False, constrained_layout=True)
+    for ax, (act, rs) in zip(axes[:, 0], rows.items()):
+        x = np.arange(len(rs))
+        p = np.array([r["p_global"] for r in rs])
+        ci = np.array([r["ci"] for r in rs])
+        colors = [ATLAS_KIND_COLORS.get(r["kind"], "k") for r in rs]
+        ax.errorbar(x, p, yerr=[p - ci[:, 0], ci[:, 1] - p], fmt="none", ecolor="0.6", elinewidth=0.7, capsize=0)
+        proved = np.array([r["global_value"]["evidence"] == "proved" for r in rs])
+        ax.scatter(x[~proved], p[~proved], s=12, facecolors="none", edgecolors=np.array(colors)[~proved], lw=0.8,
+                   label="global value: best found")
+        if proved.any():
+            ax.scatter(x[proved], p[proved], s=18, c=np.array(colors)[proved], label="global value: proved infimum")
+        for i, r in enumerate(rs):
+            if r.get("eq3"):
+                ax.annotate("Eq. (3)", (i, p[i]), xytext=(4, 8), textcoords="offset points", fontsize=8)
+        _kind_bands(ax, rs)
+        ax.set_xlim(-1, len(rs))
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("P(global)")
+        ax.set_xlabel("structure (grouped by class)")
+        ax.set_title(f"{act}: fraction of {rs[0]['n_trials']} trials reaching the global value (Wilson 95%)", fontsize=9,
+                     pad=14)
+        ax.legend(loc="lower left", fontsize=7)
+    return fig
+
+
+def atlas_spurious(result):
+    """Where the trials that missed the global value ended, per structure: stacked fractions of trials by
+    end-point type (strict minimum, valley, saddle, undecided, unconverged, diverged), grouped by network
+    class; a star marks a valley proved by Theorem 6.
+
+    Args:
+      result: a ``landscape.atlas.AtlasResult``.
+
+    Returns:
+      The Figure.
+    """
+    rows = _atlas_rows(result)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(max(6.0, 0.03 * max(len(r) for r in rows.values()) + 5), 3.2 * len(rows)),
+                             squeeze=False, constrained_layout=True)
+    for ax, (act, rs) in zip(axes[:, 0], rows.items()):
+        x = np.arange(len(rs))
+        bottom = np.zeros(len(rs))
+        for typ, color in ATLAS_TYPE_COLORS.items():
+            frac = np.array([sum(p["count"] for p in r["spurious"] if p["type"] == typ) / r["n_trials"] for r in rs])
+            if frac.any():
+                ax.bar(x, frac, 0.9, bottom=bottom, color=color, label=typ.replace("_", " "), linewidth=0)
+            bottom += frac
+        for i, r in enumerate(rs):
+            if any(p["type"] == "valley" and p["evidence"] == "proved" for p in r["spurious"]):
+                ax.plot(i, bottom[i] + 0.04, marker="*", color="k", ms=9)
+        ax.plot([], [], "k*", ms=8, ls="none", label="valley proved (Theorem 6)")
+        _kind_bands(ax, rs)
+        ax.set_xlim(-1, len(rs))
+        ax.set_ylim(0, 1.1)
+        ax.set_ylabel("fraction of trials")
+        ax.set_xlabel("structure (grouped by class)")
+        ax.set_title(f"{act}: end points other than the global value, by type", fontsize=9, pad=14)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
     return fig
