@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import nets, trials
+from landscape import trials
 from landscape.theory import Theorem6
 
 
