@@ -517,6 +517,12 @@ def _kind_bands(ax, rs) -> None:
             start = i
 
 
+def _atlas_axes(rows: dict):
+    """One panel per activation, as wide as the number of structures asks."""
+    width = max(6.0, 0.03 * max(len(r) for r in rows.values()) + 5)
+    return plt.subplots(len(rows), 1, figsize=(width, 3.2 * len(rows)), squeeze=False, constrained_layout=True)
+
+
 def atlas_p_global(result):
     """P(global) per structure with its Wilson 95% interval, grouped by network class (dense / SD / SS / DS),
     one panel per activation; Eq. (3)'s structure is marked, structures whose global value is the proved
@@ -529,8 +535,7 @@ def atlas_p_global(result):
       The Figure.
     """
     rows = _atlas_rows(result)
-    fig, axes = plt.subplots(len(rows), 1, figsize=(max(6.0, 0.03 * max(len(r) for r in rows.values()) + 5), 3.2 * len(rows)),
-                             squeeze=False, constrained_layout=True)
+    fig, axes = _atlas_axes(rows)
     for ax, (act, rs) in zip(axes[:, 0], rows.items()):
         x = np.arange(len(rs))
         p = np.array([r["p_global"] for r in rs])
@@ -568,8 +573,7 @@ def atlas_spurious(result):
       The Figure.
     """
     rows = _atlas_rows(result)
-    fig, axes = plt.subplots(len(rows), 1, figsize=(max(6.0, 0.03 * max(len(r) for r in rows.values()) + 5), 3.2 * len(rows)),
-                             squeeze=False, constrained_layout=True)
+    fig, axes = _atlas_axes(rows)
     for ax, (act, rs) in zip(axes[:, 0], rows.items()):
         x = np.arange(len(rs))
         bottom = np.zeros(len(rs))
