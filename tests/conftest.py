@@ -1,11 +1,14 @@
-"""Test-wide settings: float64 available (library code passes dtypes explicitly)."""
+"""Test-wide settings: float64 available (library code passes dtypes explicitly); several test
+processes (pytest-xdist workers) may share one accelerator, so none preallocates its memory."""
 
-import jax
+import os
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # before JAX starts a backend
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-
-import os  # noqa: E402
 
 import pytest  # noqa: E402
 
