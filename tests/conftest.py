@@ -20,7 +20,7 @@ def _notebook_kernel_env(request, monkeypatch):
     """Notebook tests: the kernel they start inherits this environment. Quick settings, this checkout's
     code, and Jupyter's inline backend (what a notebook user has; a backend left in the environment by
     anything else would keep figures out of the outputs the tests look for). Restored afterwards."""
-    if "notebook" not in request.node.fspath.basename:
+    if "notebook" not in request.node.path.name:
         return
     monkeypatch.setenv("LANDSCAPE_NB_QUICK", "1")
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
