@@ -113,12 +113,26 @@ def apply_masks(params: Params, masks: Optional[Masks]) -> Params:
     return jax.tree.map(lambda p, m: jnp.where(m != 0, p, jnp.zeros_like(p)), params, masks)
 
 
-def init(key: jax.Array, net: MLP, masks: Optional[Masks] = None, *, scale: float = 1.0, dtype=jnp.float32) -> Params:
+FAN_INS = ("dense", "masked")
+"""What ``init``'s bound ``1/√fan_in`` counts: every input of the layer (``nn.Linear``) or
+only each neuron's unmasked inputs (the mask-aware init of Evci et al. 2022)."""
+
+
+def init(key: jax.Array, net: MLP, masks: Optional[Masks] = None, *, scale: float = 1.0, dtype=jnp.float32,
+         fan_in: str = "dense") -> Params:
     """PyTorch's default initialisation, masked.
 
     Each weight and bias of layer ``l`` is drawn from ``U(−k, k)``,
     ``k = 1/√fan_in`` (``nn.Linear``'s default), multiplied by ``scale`` (the
     paper uses ``scale=10`` for CIFAR-10), and zeroed where ``masks`` is 0.
+
+    With ``fan_in="masked"`` the bound of neuron ``j`` counts only its unmasked
+    inputs, ``k_j = 1/√(Σ_i M_ji)`` (1 for a neuron with none): a pruned layer then
+    keeps the dense layer's output variance instead of shrinking it by about the
+    density (the mask-aware init of Evci et al. 2022, "Gradient flow in sparse neural
+    networks and how lottery tickets win"). Without masks both choices agree. The
+    same uniform draw is used either way, so the two inits of one key differ only by a
+    positive factor per neuron.
 
     Args:
       key: a PRNG key.
@@ -126,13 +140,15 @@ def init(key: jax.Array, net: MLP, masks: Optional[Masks] = None, *, scale: floa
       masks: optional 0/1 masks shaped like the params.
       scale: factor applied to every initial value.
       dtype: float dtype of the params.
+      fan_in: ``"dense"`` (the layer's input count) or ``"masked"`` (each neuron's
+        unmasked inputs).
 
     Returns:
       The params pytree.
 
     Raises:
       TypeError, ValueError: a bad key, net, masks (shape, not 0/1), scale (not a finite
-        number > 0) or dtype (not floating; float64 without x64), naming it.
+        number > 0), dtype (not floating; float64 without x64) or fan_in, naming it.
     """
     key = validate.key(key)
     validate.net(net)
@@ -140,19 +156,25 @@ def init(key: jax.Array, net: MLP, masks: Optional[Masks] = None, *, scale: floa
         masks = validate.masks(net, masks)
     scale = validate.positive(scale, "scale")
     dtype = validate.float_dtype(dtype)
+    validate.choice(fan_in, "fan_in", FAN_INS)
     # One uniform draw for the whole network (one PRNG call compiles much faster
     # than one per leaf), then cut into leaves.
     leaf_shapes = jax.tree.leaves(shapes(net), is_leaf=_is_shape)
     sizes = [int(np.prod(s)) for s in leaf_shapes]
     u = jax.random.uniform(key, (sum(sizes),), dtype, -1.0, 1.0)
     layers, offset = [], 0
-    for layer_shapes in shapes(net):
-        bound = float(scale / np.sqrt(layer_shapes["W"][1]))  # a Python float stays weakly typed
+    for l, layer_shapes in enumerate(shapes(net)):
+        if fan_in == "masked" and masks is not None:  # (out, 1): one bound per neuron, from its unmasked inputs
+            k = jnp.sum(jnp.asarray(masks[l]["W"], dtype), axis=1, keepdims=True)
+            bound = scale / jnp.sqrt(jnp.maximum(k, 1))
+        else:
+            bound = float(scale / np.sqrt(layer_shapes["W"][1]))  # a Python float stays weakly typed
         layer = {}
         for name in ("W", "b"):
             if name in layer_shapes:
                 n = int(np.prod(layer_shapes[name]))
-                layer[name] = bound * u[offset:offset + n].reshape(layer_shapes[name])
+                b = bound if name == "W" or isinstance(bound, float) else bound[:, 0]
+                layer[name] = b * u[offset:offset + n].reshape(layer_shapes[name])
                 offset += n
         layers.append(layer)
     return apply_masks(tuple(layers), masks)

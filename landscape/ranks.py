@@ -142,5 +142,5 @@ def _initial(net, res, masks, seed, n_trials, kw):
     batched = masks is not None and np.ndim(jax.tree.leaves(masks)[0]) == 3
     keys = [trials.trial_key(seed, i) for i in range(n_trials)]
     ps = [nets.init(k, net, None if masks is None else (jax.tree.map(lambda a: a[i], masks) if batched else masks),
-                    scale=scale, dtype=dtype) for i, k in enumerate(keys)]
+                    scale=scale, dtype=dtype, fan_in=kw.get("init_fan_in", "dense")) for i, k in enumerate(keys)]
     return jax.tree.map(lambda *a: jnp.stack(a), *ps)

@@ -101,6 +101,8 @@ class TrainConfig:
       history_stride: record the loss every this many steps.
       dtype: ``"float32"`` or ``"float64"``.
       init_scale: multiplies PyTorch's default initialisation.
+      init_fan_in: ``"dense"`` (``nn.Linear``'s bound ``1/√fan_in``) or ``"masked"``
+        (each neuron's unmasked inputs; see ``nets.init``).
       history_params: also record the params every ``history_stride`` steps
         (``TrialsResult.param_history``; for trajectory plots of small nets).
     """
@@ -116,6 +118,7 @@ class TrainConfig:
     history_stride: int = 100
     dtype: str = "float32"
     init_scale: float = 1.0
+    init_fan_in: str = "dense"
     history_params: bool = False
 
     def __post_init__(self):
@@ -132,6 +135,7 @@ class TrainConfig:
         set_("diverge_loss", validate.positive(self.diverge_loss, "diverge_loss", finite=False))
         validate.choice(self.dtype, "dtype", ("float32", "float64"))
         set_("init_scale", validate.positive(self.init_scale, "init_scale"))
+        validate.choice(self.init_fan_in, "init_fan_in", nets.FAN_INS)
         set_("history_params", validate.boolean(self.history_params, "history_params"))
         kwargs = self.optimizer_kwargs.items() if isinstance(self.optimizer_kwargs, dict) else self.optimizer_kwargs
         try:
@@ -298,7 +302,7 @@ def _fresh_state(net: MLP, cfg: TrainConfig, opt, key, masks, params0=None, opt_
     the list of ``opt_entries`` (the ``"unrolled"`` program with a per-coordinate optimizer)."""
     dtype = jnp.dtype(cfg.dtype)
     if params0 is None:
-        params = nets.init(key, net, masks, scale=cfg.init_scale, dtype=dtype)
+        params = nets.init(key, net, masks, scale=cfg.init_scale, dtype=dtype, fan_in=cfg.init_fan_in)
     else:
         params = nets.apply_masks(params0, masks)
     inf = jnp.asarray(jnp.inf, dtype)
@@ -662,15 +666,15 @@ def _programs(net: MLP, cfg: TrainConfig, opt, batched_masks: bool, mesh, batch_
     chunk = jax.jit(chunk, donate_argnums=(0,))
 
     opt_entries = entries if entries is not None and flat_optimizer else None
-    return _init_program(net.sizes, net.bias, cfg.dtype, cfg.init_scale, opt, batched_masks, mesh, opt_entries), chunk
+    return _init_program(net.sizes, net.bias, cfg.dtype, cfg.init_scale, cfg.init_fan_in, opt, batched_masks, mesh, opt_entries), chunk
 
 
 @functools.lru_cache(maxsize=64)
-def _init_program(sizes, bias, dtype, init_scale, opt, batched_masks, mesh, opt_entries=None):
+def _init_program(sizes, bias, dtype, init_scale, init_fan_in, opt, batched_masks, mesh, opt_entries=None):
     """The jit-compiled initial state; independent of the activation, so one
     compilation serves every activation of an experiment."""
     net = MLP(sizes, "linear", bias)
-    cfg = TrainConfig(dtype=dtype, init_scale=init_scale)
+    cfg = TrainConfig(dtype=dtype, init_scale=init_scale, init_fan_in=init_fan_in)
 
     def init(seed, ids, masks, params0):
         keys = jax.vmap(lambda i: trial_key(seed, i))(ids)

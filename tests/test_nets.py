@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import nets
+from landscape import nets, trials
 
 
 def random_masks(rng, net, density=0.6):
@@ -70,6 +70,47 @@ def test_init_is_pytorch_default_and_masked():
     assert abs(free.std() / (bound / np.sqrt(3)) - 1) < 0.05
     p10 = ls.init(jax.random.key(0), net, masks, scale=10.0, dtype=jnp.float64)
     np.testing.assert_allclose(np.asarray(p10[0]["W"]), 10 * W, rtol=1e-12)
+
+
+def test_init_masked_fan_in_counts_each_neurons_unmasked_inputs():
+    # fan_in="masked": neuron j's bound is 1/sqrt(k_j), k_j its unmasked inputs; the same draw as
+    # "dense" times sqrt(fan_in / k_j), so the ratio is exact (float64 round-off).
+    net = ls.MLP((60, 80, 40, 3), "tanh", bias=True)
+    rng = np.random.default_rng(1)
+    masks = random_masks(rng, net, 0.3)
+    dense = ls.init(jax.random.key(3), net, masks, dtype=jnp.float64)
+    sparse = ls.init(jax.random.key(3), net, masks, dtype=jnp.float64, fan_in="masked")
+    for l, (pd, ps, m) in enumerate(zip(dense, sparse, masks)):
+        M = np.asarray(m["W"])
+        k = np.maximum(M.sum(1), 1)
+        ratio = np.sqrt(M.shape[1] / k)
+        np.testing.assert_allclose(np.asarray(ps["W"]), np.asarray(pd["W"]) * ratio[:, None], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(np.asarray(ps["b"]), np.asarray(pd["b"]) * ratio * np.asarray(m["b"]), rtol=1e-12, atol=0)
+        assert np.all(np.abs(np.asarray(ps["W"])) <= 1 / np.sqrt(k)[:, None] + 1e-15)
+        assert np.all(np.asarray(ps["W"])[M == 0] == 0)
+    # The point of it: a 20%-density layer keeps the dense layer's pre-activation scale. Over 400 neurons
+    # of 500 unit-variance inputs the rms estimate is within a few % of sqrt(1/3) (the U(-1/sqrt(k), 1/sqrt(k))
+    # variance times k); the dense-fan-in init gives about sqrt(0.2/3), 2.2x smaller.
+    net2 = ls.MLP((500, 400, 1), "linear")
+    m2 = random_masks(np.random.default_rng(2), net2, 0.2)
+    x = jnp.asarray(np.random.default_rng(3).normal(size=(500, 200)))
+    rms = lambda fi: float(jnp.sqrt(jnp.mean((ls.init(jax.random.key(4), net2, m2, dtype=jnp.float64, fan_in=fi)[0]["W"] @ x) ** 2)))  # noqa: E731
+    assert abs(rms("masked") / np.sqrt(1 / 3) - 1) < 0.05
+    assert abs(rms("dense") / np.sqrt(0.2 / 3) - 1) < 0.1
+    # Without masks the two agree; a bad choice names the argument.
+    np.testing.assert_array_equal(np.asarray(ls.init(jax.random.key(0), net)[0]["W"]),
+                                  np.asarray(ls.init(jax.random.key(0), net, fan_in="masked")[0]["W"]))
+    with pytest.raises(ValueError, match="fan_in"):
+        ls.init(jax.random.key(0), net, fan_in="sparse")
+    # The trial engine passes it through (its recorded initial loss is that of the masked init).
+    X = jnp.asarray(rng.normal(size=(60, 7)))
+    Y = jnp.asarray(rng.normal(size=(3, 7)))
+    res = ls.train(net, X, Y, masks=masks, n_trials=1, max_steps=1, learning_rate=1e-12, gtol=0.0, history_stride=1,
+                   init_fan_in="masked")
+    want = ls.loss(net, ls.init(trials.trial_key(0, 0), net, masks, fan_in="masked"), X, Y, masks)
+    np.testing.assert_allclose(float(res.history[0][0]), float(want), rtol=1e-5)
+    with pytest.raises(ValueError, match="init_fan_in"):
+        ls.TrainConfig(init_fan_in="neuron")
 
 
 def test_loss_conventions():

@@ -58,6 +58,8 @@ class Fig4Config:
         local copy (else ``$LANDSCAPE_CIFAR10``).
       width, depth, n, d_x (synthetic only), d_y: sizes (paper: 400, 5, 400, 100, 10).
       init_scale: factor on PyTorch's init (None: 10 for CIFAR-10, else 1).
+      init_fan_in: ``"dense"`` (PyTorch's bound ``1/√fan_in`` of the unpruned layer, the
+        paper's setting) or ``"masked"`` (each neuron's unmasked inputs; ``nets.init``).
       max_steps: the cap: the most GD steps of one density.
       target_loss: the stopping rule: a density stops at the first check with
         ``loss ≤ target_loss`` (in the ``loss`` convention); None: run ``max_steps``.
@@ -76,6 +78,7 @@ class Fig4Config:
     d_x: int = 100
     d_y: int = 10
     init_scale: Optional[float] = None
+    init_fan_in: str = "dense"
     max_steps: int = 400_000
     target_loss: Optional[float] = 1e-3
     check_every: int = 1000
@@ -93,6 +96,7 @@ class Fig4Config:
         if self.max_steps % self.check_every or self.check_every % self.history_stride:
             raise ValueError(f"check_every: expected a divisor of max_steps={self.max_steps} and a multiple of "
                              f"history_stride={self.history_stride}, got {self.check_every}")
+        validate.choice(self.init_fan_in, "init_fan_in", nets.FAN_INS)
         if self.target_loss is not None and not self.target_loss > 0:
             raise ValueError(f"target_loss: expected a loss > 0 or None (run max_steps), got {self.target_loss!r}")
 
@@ -244,7 +248,8 @@ def train_until(net: nets.MLP, X, Y, masks, cfg: Fig4Config, trial_id: int, *,
     fp = io.fingerprint(settings, [np.asarray(X), np.asarray(Y)] + [np.asarray(m["W"]) for m in masks])
     state = io.open_progress(checkpoint, fp, settings, overwrite=overwrite, tag="fig4-progress")
     if state is None:
-        params0 = nets.init(trials.trial_key(cfg.seed, trial_id), net, masks, scale=cfg.scale(), dtype=dtype)
+        params0 = nets.init(trials.trial_key(cfg.seed, trial_id), net, masks, scale=cfg.scale(), dtype=dtype,
+                            fan_in=cfg.init_fan_in)
         r0, s0 = measure(params0, masks)
         params = jax.tree.map(lambda a: a[None], params0)
         hist, rk, srk = [], [np.asarray(r0, np.float64)], [np.asarray(s0, np.float64)]
@@ -343,6 +348,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=data.DATASETS, help="default: synthetic")
     p.add_argument("--cifar10", metavar="PATH", help=f"local CIFAR-10 copy (folder or tarball); else ${data.CIFAR10_ENV}")
     p.add_argument("--init-scale", type=_common.positive_arg, help="factor on the default init (default 10 for cifar10, else 1)")
+    p.add_argument("--init-fan-in", choices=nets.FAN_INS,
+                   help="init bound 1/sqrt(fan_in) over the layer's inputs (dense: PyTorch, the paper) or each neuron's "
+                        "unmasked inputs (masked); default dense")
     p.add_argument("--activations", nargs="+", type=_common.activation_arg, help="default: tanh relu")
     p.add_argument("--densities", nargs="+", type=_common.density_arg, help="default: 1 0.5 0.2 0.1 (full), 1 0.5 0.3 (quick)")
     p.add_argument("--target-loss", type=_common.nonnegative_arg, metavar="L",
@@ -371,7 +379,7 @@ def config_from_args(args) -> Fig4Config:
     cfg = PRESETS[args.preset or "full"]
     over = {"seed": args.seed, "dtype": args.dtype}
     for name, key in (("dataset", "dataset"), ("cifar10", "cifar10_path"), ("init_scale", "init_scale"),
-                      ("steps", "max_steps"), ("check_every", "check_every")):
+                      ("init_fan_in", "init_fan_in"), ("steps", "max_steps"), ("check_every", "check_every")):
         if getattr(args, name, None) is not None:
             over[key] = getattr(args, name)
     if getattr(args, "target_loss", None) is not None:
