@@ -87,6 +87,36 @@ def test_fig4_pieces_continue_one_trajectory_and_resume(tmp_path):
         deep_nonlinear.train_until(net, ds.X, ds.Y, m, dataclasses.replace(cfg, learning_rate=0.1), 0, checkpoint=ck)
 
 
+def test_fig4_capped_run_continues_under_a_larger_cap(tmp_path):
+    # A density stopped at the cap goes on from its checkpoint under a larger cap, along the same
+    # trajectory as a run that had the larger cap from the start (the same pieces, params restored
+    # exactly: equal arrays); a cap below the steps done, or any other setting, is refused.
+    from landscape import nets
+
+    cfg = dataclasses.replace(deep_nonlinear.PRESETS["quick"], activations=("tanh",), densities=(0.3,), target_loss=None,
+                              max_steps=500, check_every=250)
+    ds = deep_nonlinear.load_data(cfg)
+    net = nets.MLP((cfg.d_x,) + (cfg.width,) * (cfg.depth - 1) + (cfg.d_y,), "tanh")
+    m = deep_nonlinear.make_masks(cfg, net)[0]
+    ck = str(tmp_path / "ck.npz")
+    short = deep_nonlinear.train_until(net, ds.X, ds.Y, m, cfg, 0, checkpoint=ck)
+    assert (short["status"], short["total_steps"]) == ("cap", 500)
+    longer = dataclasses.replace(cfg, max_steps=1000)
+    resumed = deep_nonlinear.train_until(net, ds.X, ds.Y, m, longer, 0, checkpoint=ck)
+    fresh = deep_nonlinear.train_until(net, ds.X, ds.Y, m, longer, 0)
+    assert (resumed["status"], resumed["total_steps"]) == ("cap", 1000)
+    for key in ("history", "rank", "stable_rank"):
+        np.testing.assert_array_equal(resumed[key], fresh[key])
+    with pytest.raises(ValueError, match="max_steps: the checkpoint .* 1000 steps"):
+        deep_nonlinear.train_until(net, ds.X, ds.Y, m, cfg, 0, checkpoint=ck)
+    with pytest.raises(ValueError, match="written by another run"):
+        deep_nonlinear.train_until(net, ds.X, ds.Y, m, dataclasses.replace(longer, max_steps=2000, learning_rate=0.4), 0,
+                                   checkpoint=ck)
+    other = deep_nonlinear.make_masks(dataclasses.replace(cfg, seed=1), net)[0]
+    with pytest.raises(ValueError, match="written by another run"):
+        deep_nonlinear.train_until(net, ds.X, ds.Y, other, dataclasses.replace(longer, max_steps=2000), 0, checkpoint=ck)
+
+
 def test_fig4_config_validates_the_rule():
     with pytest.raises(ValueError, match="check_every"):
         deep_nonlinear.Fig4Config(max_steps=1000, check_every=300)

@@ -241,6 +241,8 @@ def train_until(net: nets.MLP, X, Y, masks, cfg: Fig4Config, trial_id: int, *,
       progress: called with the steps done after each piece.
       checkpoint: a ``.npz`` file written after each piece (``io.write_progress``); a rerun
         with the same settings resumes from it, other settings are refused unless ``overwrite``.
+        The cap may differ: a run stopped at the cap goes on under a larger one (the same
+        trajectory as one uninterrupted run); a cap below the steps already done is refused.
 
     Returns:
       ``{"history" (T,), "rank" (S, L−1), "stable_rank" (S, L−1), "total_steps", "status",
@@ -253,8 +255,10 @@ def train_until(net: nets.MLP, X, Y, masks, cfg: Fig4Config, trial_id: int, *,
     train_kw = dict(learning_rate=cfg.learning_rate, loss=cfg.loss, history_stride=cfg.history_stride,
                     init_scale=cfg.scale(), dtype=cfg.dtype, gtol=0.0, chunk_steps=cfg.check_every)
     settings = {"config": cfg.to_dict(), "net": net.to_dict(), "trial_id": int(trial_id)}
-    fp = io.fingerprint(settings, [np.asarray(X), np.asarray(Y)] + [np.asarray(m["W"]) for m in masks])
-    state = io.open_progress(checkpoint, fp, settings, overwrite=overwrite, tag="fig4-progress")
+    inputs = [np.asarray(X), np.asarray(Y)] + [np.asarray(m["W"]) for m in masks]
+    fp = io.fingerprint(settings, inputs)
+    state = io.open_progress(checkpoint, _other_cap(checkpoint, settings, inputs) or fp, settings,
+                             overwrite=overwrite, tag="fig4-progress")
     if state is None:
         params0 = nets.init(trials.trial_key(cfg.seed, trial_id), net, masks, scale=cfg.scale(), dtype=dtype,
                             fan_in=cfg.init_fan_in)
@@ -267,6 +271,11 @@ def train_until(net: nets.MLP, X, Y, masks, cfg: Fig4Config, trial_id: int, *,
         params = tuple({"W": jnp.asarray(arrays[f"W{l}"])} for l in range(net.depth))
         hist, rk, srk = list(arrays["history"]), list(arrays["rank"]), list(arrays["stable_rank"])
         done, status, spent, loss = int(meta["steps_done"]), meta["status"], float(meta["wall_time_s"]), meta["loss"]
+        if done > cfg.max_steps:
+            raise ValueError(f"max_steps: the checkpoint {checkpoint} already holds {done} steps, more than the cap "
+                             f"{cfg.max_steps}; rerun with a cap of at least {done} (or overwrite=True to start afresh)")
+        if status == "cap" and done < cfg.max_steps:
+            status = ""  # a larger cap: go on
     while not status:
         res = trials.train(net, X, Y, masks=masks, n_trials=1, seed=cfg.seed, trial_ids=[trial_id], params0=params,
                            max_steps=cfg.check_every, **train_kw)
@@ -293,6 +302,27 @@ def train_until(net: nets.MLP, X, Y, masks, cfg: Fig4Config, trial_id: int, *,
             progress(done)
     return {"history": np.array(hist + [loss]), "rank": np.array(rk), "stable_rank": np.array(srk),
             "total_steps": done, "status": status, "final_loss": loss, "wall_time": spent + time.perf_counter() - t0}
+
+
+def _other_cap(checkpoint: Optional[str], settings: dict, inputs: list) -> Optional[str]:
+    """The fingerprint of ``checkpoint`` when it was written by this run under another cap.
+
+    Plain GD is stateless and the pieces are the same whatever the cap, so such a run continues
+    its trajectory exactly; the file's fingerprint is recomputed from its own recorded settings
+    and this run's inputs, so other data, masks or settings are still refused.
+    """
+    if checkpoint is None or not os.path.exists(io.npz_path(checkpoint, name="checkpoint")):
+        return None
+    try:
+        _, meta = io.load(io.npz_path(checkpoint, name="checkpoint"), tag="fig4-progress")
+    except ValueError:
+        return None  # open_progress says why
+    old = meta.get("settings", {})
+    uncapped = lambda d: io.to_json({**d, "config": {**d["config"], "max_steps": None}}, sort_keys=True)  # noqa: E731
+    same_but_cap = isinstance(old.get("config"), dict) and uncapped(old) == uncapped(settings)
+    if same_but_cap and io.fingerprint(old, inputs) == meta.get("fingerprint"):
+        return meta["fingerprint"]
+    return None
 
 
 def _pad(rows: list, width: int, fill=np.nan) -> np.ndarray:
@@ -368,7 +398,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="steps between checks and rank measurements (default 1000 full, 250 quick); --steps (the cap) "
                         "must be a multiple")
     p.add_argument("--checkpoint", action="store_true",
-                   help="checkpoint every density into the output folder after each check; a rerun resumes")
+                   help="checkpoint every density into the output folder after each check; a rerun resumes, and a "
+                        "rerun with a larger --steps and --overwrite continues the densities that stopped at the cap")
 
 
 def summary(result: Fig4Result) -> str:
@@ -425,6 +456,7 @@ def main(args) -> int:
                                                                  overwrite=args.overwrite),
                         write=write, summary=summary, parts=cfg.activations, total=total, unit="step",
                         outputs=["fig4.npz", "fig4.png"],
-                        resume=("Checkpoints of every density are in the output folder: rerun the same command to resume."
+                        resume=("Checkpoints of every density are in the output folder: rerun the same command to resume "
+                                "(a larger --steps with --overwrite continues the densities that stopped at the cap)."
                                 if args.checkpoint else "Nothing was kept (without --checkpoint a rerun starts afresh)."))
     return 0
