@@ -28,12 +28,12 @@ gradient is ~75× smaller; GD at lr 0.01 with the mean loss (which scales the
 gradient by ``2/(d_y n)`` against Eq. 1) then sits on a plateau for tens of
 thousands of steps before the loss falls.
 
-**Which setting reproduces the figure**: ``init_fan_in="masked"`` (``nets.init``:
-neuron ``j``'s bound counts only its unmasked inputs, so a pruned layer keeps the
-dense layer's scale), everything else the paper's. Measured on 2 CPU cores
-(``landscape fig4 --full --init-fan-in masked --steps 200000``, 25 min 47 s): every
-density of both activations stops at the target 1e-3, tanh after 9k / 16k / 31k /
-50k steps at densities 1 / 0.5 / 0.2 / 0.1, ReLU after 6k / 10k / 20k / 34k.
+**Which setting reproduces the figure** (measured on 2 CPU cores, README): the paper's own
+(``PRESETS["full"]``): every density of both activations reaches the target 1e-3, tanh after
+9k / 22k / 57k / 118k steps at densities 1 / 0.5 / 0.2 / 0.1, ReLU after 6k / 15k / 52k / 160k
+(69 min). With ``init_fan_in="masked"`` (``nets.init``: neuron ``j``'s bound counts only its
+unmasked inputs, so a pruned layer keeps the dense layer's scale), everything else the same:
+tanh 9k / 16k / 31k / 50k, ReLU 6k / 10k / 20k / 34k (25 min 47 s).
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ PRESETS = {
                         check_every=250, learning_rate=0.5, history_stride=50),
 }
 """``full``: the paper's sizes, optimiser and init; every density runs until its mean loss is
-``≤ 1e-3`` (0.03 % of the initial 3.5) or 400,000 steps (add ``init_fan_in="masked"`` to
-reproduce the figure in minutes; see the module docstring). ``quick``: a small net for CI
+``≤ 1e-3`` (0.03 % of the initial 3.5) or 400,000 steps (measured: at most 160,000; with
+``init_fan_in="masked"`` at most 50,000; see the module docstring). ``quick``: a small net for CI
 (seconds), lr 0.5, target 1e-2: every density reaches it, the sparser ones later."""
 
 
