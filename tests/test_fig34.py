@@ -230,6 +230,13 @@ def test_fig4_masks_keep_final_layer_dense():
         assert structure.is_effective(m) or d < 1.0
 
 
+def test_fig4_rule_errors_use_the_option_names(tmp_path, capsys):
+    rc = cli.main(["fig4", "--quick", "--steps", "1000", "--check-every", "300", "--out", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--check-every: expected a divisor of --steps=1000" in err and "max-steps" not in err, err
+    assert not (tmp_path / "fig4.npz").exists()
+
+
 def test_fig4_cifar_path_errors(tmp_path, capsys):
     # The CLI turns the loader's ValueError into one line on stderr and exit code 2.
     rc = cli.main(["fig4", "--quick", "--cifar10", str(tmp_path / "none"), "--out", str(tmp_path), "--no-progress"])

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import time
 from typing import Callable, Optional
 
@@ -413,6 +414,11 @@ def summary(result: Fig4Result) -> str:
         for r in result.runs for i, d in enumerate(result.densities))
 
 
+_OPTIONS = {"max_steps": "--steps", "check_every": "--check-every", "target_loss": "--target-loss",
+            "init_fan_in": "--init-fan-in", "init_scale": "--init-scale", "history_stride": "the preset's history_stride"}
+"""``Fig4Config`` fields in its error messages -> the command line's words for them."""
+
+
 def config_from_args(args) -> Fig4Config:
     """The ``Fig4Config`` of a ``landscape fig4`` command line."""
     cfg = PRESETS[args.preset or "full"]
@@ -432,7 +438,7 @@ def config_from_args(args) -> Fig4Config:
     try:
         cfg = dataclasses.replace(cfg, **over)
     except ValueError as e:  # Fig4Config's own checks, in the option names of the command line
-        raise ValueError("--" + str(e).replace("_", "-")) from None
+        raise ValueError(re.sub(r"\b(" + "|".join(_OPTIONS) + r")\b", lambda m: _OPTIONS[m.group(1)], str(e))) from None
     validate.one_of_each(cfg.activations, "--activations")
     if cfg.dataset == "cifar10":
         path = cfg.cifar10_path or os.environ.get(data.CIFAR10_ENV)
