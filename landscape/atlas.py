@@ -854,13 +854,11 @@ class AtlasResult:
         Returns:
           ``{"json": path, <activation>: path, ...}``.
         """
-        from landscape.experiments import _common  # the shared JSON writer (refuses other settings)
-
         folder = validate.output_folder(folder, "folder", create=True)
         paths = {"json": os.path.join(folder, "atlas.json")}
         for a, r in self.trials.items():
             paths[a] = r.save(os.path.join(folder, f"trials_{a}.npz"), overwrite=overwrite)
-        _common.write_json(paths["json"], self.to_dict(), overwrite=overwrite)
+        io.write_json(paths["json"], self.to_dict(), overwrite=overwrite)
         return paths
 
     @classmethod

@@ -21,6 +21,8 @@ the result needs to describe itself (config, seed, masks, data digest, ...).
   (trials, grids): resume a file written by the same settings, refuse one
   written by other settings (naming the settings that differ), or, with
   ``overwrite=True``, set the old file aside until the new run completes.
+* ``write_json``: a JSON summary beside the results (atomic; an existing one is
+  replaced only when it describes the same settings, or with ``overwrite``).
 """
 
 from __future__ import annotations
@@ -412,3 +414,35 @@ def finish_progress(path) -> None:
 def write_progress(path, arrays: dict, meta: dict, *, fingerprint_: str, settings: dict, tag: str) -> str:
     """Writes a progress file (always replaces: it is this run's own file)."""
     return save(path, arrays, {**meta, "fingerprint": fingerprint_, "settings": settings}, tag=tag, overwrite=True)
+
+
+def write_json(path: str, obj: dict, *, settings_key: str = "config", overwrite: bool = False) -> str:
+    """Writes ``obj`` as indented JSON (atomically).
+
+    An existing file is replaced only when its ``obj[settings_key]`` is the same
+    (the same settings recomputed) or with ``overwrite``: nothing saved is
+    replaced silently.
+
+    Raises:
+      FileExistsError: the file holds a summary of other settings (naming it).
+    """
+    if os.path.exists(path) and not overwrite:
+        try:
+            with open(path) as f:
+                old = json.load(f).get(settings_key)
+        except (OSError, ValueError, AttributeError):
+            old = None
+        new = json.loads(to_json(obj.get(settings_key)))
+        if old is None or to_json(old, sort_keys=True) != to_json(new, sort_keys=True):
+            raise FileExistsError(f"{path}: exists and describes other settings; pass overwrite=True (CLI: --overwrite) "
+                                  "to replace it, or choose another folder")
+    tmp = f"{path}.tmp{os.getpid()}"
+    with WRITE_LOCK:  # an interrupted process waits for a write in progress (see interrupted)
+        try:
+            with open(tmp, "w") as f:
+                f.write(to_json(obj, indent=1))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return path

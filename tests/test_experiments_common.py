@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from landscape import cli, nets, structure
+from landscape import cli, io, nets, structure
 from landscape import masks as masks_lib
 from landscape.experiments import _common, deep_linear, deep_nonlinear
 
@@ -100,13 +100,13 @@ def _read(path):
 
 def test_write_json_replaces_only_the_same_settings(tmp_path):
     p = str(tmp_path / "s.json")
-    _common.write_json(p, {"config": {"lr": 0.1}, "value": 1})
-    _common.write_json(p, {"config": {"lr": 0.1}, "value": 2})  # same settings recomputed: replaced
+    io.write_json(p, {"config": {"lr": 0.1}, "value": 1})
+    io.write_json(p, {"config": {"lr": 0.1}, "value": 2})  # same settings recomputed: replaced
     assert _read(p)["value"] == 2
     with pytest.raises(FileExistsError, match="other settings"):
-        _common.write_json(p, {"config": {"lr": 0.2}, "value": 3})
+        io.write_json(p, {"config": {"lr": 0.2}, "value": 3})
     assert _read(p)["value"] == 2  # untouched
-    _common.write_json(p, {"config": {"lr": 0.2}, "value": 3}, overwrite=True)
+    io.write_json(p, {"config": {"lr": 0.2}, "value": 3}, overwrite=True)
     assert _read(p) == {"config": {"lr": 0.2}, "value": 3}
     assert os.listdir(tmp_path) == ["s.json"]  # no temporary file left behind
 
@@ -140,7 +140,7 @@ def test_run_command_creates_the_folder_first_and_passes_overwrite(tmp_path, cap
     def write(result, folder, overwrite):
         seen["overwrite"] = overwrite
         p = os.path.join(folder, "r.json")
-        _common.write_json(p, {"config": {}, **result})
+        io.write_json(p, {"config": {}, **result})
         return [p]
 
     res = _common.run_command(args, "demo", compute=compute, write=write, summary=lambda r: f"value {r['value']}",

@@ -14,8 +14,7 @@
   terminal, plain lines in a log), the run (Ctrl-C: stops within a second, says how to
   resume), saving (results through their ``save``, figures through ``landscape.plot``), the
   printed summary.
-* ``write_json``: a JSON summary beside the results, replaced only when it
-  describes the same settings (or with ``overwrite``).
+* JSON summaries beside the results are written by ``io.write_json``.
 
 Figures are drawn only by ``landscape.plot`` (imported when a command writes
 one), so importing an experiment never touches matplotlib.
@@ -203,38 +202,6 @@ def output_folder(out, name: str = "--out") -> str:
     return validate.output_folder(out, name, create=True)
 
 
-def write_json(path: str, obj: dict, *, settings_key: str = "config", overwrite: bool = False) -> str:
-    """Writes ``obj`` as indented JSON (atomically).
-
-    An existing file is replaced only when its ``obj[settings_key]`` is the same
-    (the same settings recomputed) or with ``overwrite``: nothing saved is
-    replaced silently.
-
-    Raises:
-      FileExistsError: the file holds a summary of other settings (naming it).
-    """
-    if os.path.exists(path) and not overwrite:
-        try:
-            with open(path) as f:
-                old = json.load(f).get(settings_key)
-        except (OSError, ValueError, AttributeError):
-            old = None
-        new = json.loads(io.to_json(obj.get(settings_key)))
-        if old is None or io.to_json(old, sort_keys=True) != io.to_json(new, sort_keys=True):
-            raise FileExistsError(f"{path}: exists and describes other settings; pass overwrite=True (CLI: --overwrite) "
-                                  "to replace it, or choose another folder")
-    tmp = f"{path}.tmp{os.getpid()}"
-    with io.WRITE_LOCK:  # an interrupted process waits for a write in progress (see interrupted)
-        try:
-            with open(tmp, "w") as f:
-                f.write(io.to_json(obj, indent=1))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    return path
-
-
 def save_figure(fig, path: str) -> str:
     """Writes a figure of ``landscape.plot`` to ``path`` (PNG or PDF by its suffix) and closes it."""
     from landscape import plot
@@ -400,7 +367,7 @@ def prepare_folder(args, command: str, outputs: Sequence[str]) -> tuple:
               "started": datetime.datetime.now().isoformat(timespec="seconds"), "versions": io.versions()}
     if old is not None and not same:
         record["replaces"] = old  # until this run completes
-    write_json(record_path, record, overwrite=True)
+    io.write_json(record_path, record, overwrite=True)
     return folder, same or overwrite
 
 
@@ -415,7 +382,7 @@ def finish_folder(args, command: str, folder: str, files: Sequence[str], seconds
     record.pop("replaces", None)
     record.update(status="complete", finished=datetime.datetime.now().isoformat(timespec="seconds"),
                   seconds=round(seconds, 3), files=[os.path.relpath(str(f), folder) for f in files])
-    return write_json(path, record, overwrite=True)
+    return io.write_json(path, record, overwrite=True)
 
 
 def _command_line(args) -> str:

@@ -27,6 +27,7 @@ from typing import Optional
 
 import numpy as np
 
+from landscape import io
 from landscape.experiments import _common
 
 CASES = ("theorem1.1", "theorem1.2", "theorem1.3", "theorem2.1", "theorem2.2", "theorem3", "theorem4", "theorem5")
@@ -233,7 +234,7 @@ def main(args) -> int:
 
         path, report = result
         return [report.save(os.path.join(folder, "report.npz"), overwrite=overwrite),
-                _common.write_json(os.path.join(folder, "report.json"), summary(args, path, report), settings_key="settings",
+                io.write_json(os.path.join(folder, "report.json"), summary(args, path, report), settings_key="settings",
                                    overwrite=overwrite),
                 _common.save_figure(plot.path_report(report), os.path.join(folder, "loss_along_path.png"))]
 

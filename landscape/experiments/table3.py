@@ -278,7 +278,7 @@ class Table3Result:
         paths = {"json": os.path.join(folder, "table3.json")}
         for a, r in self.results.items():
             paths[a] = r.trials.save(os.path.join(folder, f"trials_{a}.npz"), overwrite=overwrite)
-        _common.write_json(paths["json"], self.to_dict(), overwrite=overwrite)
+        io.write_json(paths["json"], self.to_dict(), overwrite=overwrite)
         return paths
 
     def format_table(self, denominator: str = "all") -> str:
